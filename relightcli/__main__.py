@@ -1,0 +1,5 @@
+"""``python -m relightcli`` (also what ``torchrun -m relightcli`` runs)."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,199 @@
+"""Safetensors checkpoints that carry their own architecture, and where weights come from.
+
+A checkpoint's metadata names the registry model and its constructor arguments, so `load_model` rebuilds the
+right architecture without being told. Weights are a local path or ``hf://owner/repo/path.safetensors``
+(optionally ``hf://owner/repo@revision/path``), fetched with huggingface_hub into its cache and honouring
+``HF_HUB_OFFLINE``. Nothing here unpickles: foreign pickles go through `relightcli.convert`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from . import __version__
+from .atomic import atomic_path
+from .errors import RelightError
+from .models import create_model, model_info
+
+FORMAT = "relightcli"
+FORMAT_VERSION = "1"
+_KEY_FORMAT = "format"
+_KEY_VERSION = "format_version"
+_KEY_MODEL = "model"
+_KEY_ARGS = "model_args"
+
+
+def save_checkpoint(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    dtype: torch.dtype | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Save a registry model's weights and architecture as safetensors, atomically.
+
+    Args:
+        model: A module made by `create_model` (it carries ``relight_info`` and ``relight_args``).
+        path: Target ``.safetensors`` file.
+        dtype: Store floating tensors in this dtype (e.g. ``torch.float16`` to halve the file).
+        metadata: Extra string entries (training recipe, metrics) stored alongside.
+    """
+    info = getattr(model, "relight_info", None)
+    if info is None:
+        raise RelightError("save_checkpoint needs a model made by relightcli.create_model")
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    tensors = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().to("cpu")
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    meta = dict(metadata or {})
+    meta.update(
+        {
+            _KEY_FORMAT: FORMAT,
+            _KEY_VERSION: FORMAT_VERSION,
+            _KEY_MODEL: info.name,
+            _KEY_ARGS: json.dumps(model.relight_args, sort_keys=True),
+            "relightcli_version": __version__,
+        }
+    )
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return Path(path)
+
+
+def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:
+    """Split ``hf://owner/repo[@revision]/path/in/repo`` into ``(repo_id, filename, revision)``."""
+    parts = uri[len("hf://") :].split("/")
+    if len(parts) < 3 or not all(parts):
+        raise RelightError(f"{uri}: expected hf://owner/repo/file.safetensors")
+    repo, _, revision = parts[1].partition("@")
+    return f"{parts[0]}/{repo}", "/".join(parts[2:]), revision or None
+
+
+def resolve_weights(spec: str | os.PathLike[str]) -> Path:
+    """A local file for ``spec``: a path as it is, or an ``hf://`` file downloaded to (or found in) the cache."""
+    spec = str(spec)
+    if not spec.startswith("hf://"):
+        p = Path(spec)
+        if not p.is_file():
+            raise RelightError(f"{p}: weights file not found" if not p.exists() else f"{p}: not a file")
+        return p
+    repo_id, filename, revision = parse_hf_uri(spec)
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+    from huggingface_hub.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # its retry warnings would bury our one-line error
+    try:
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision))
+    except LocalEntryNotFoundError as exc:
+        if constants.HF_HUB_OFFLINE:
+            raise RelightError(
+                f"{spec}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+                "download it once online (unset HF_HUB_OFFLINE) or pass a local file"
+            ) from exc
+        raise RelightError(
+            f"{spec}: cannot reach the Hugging Face hub and the file is not cached; "
+            "check the network or pass a local file"
+        ) from exc
+    except RepositoryNotFoundError as exc:
+        raise RelightError(f"{spec}: no such repository on the hub (or it is private: run `hf auth login`)") from exc
+    except RevisionNotFoundError as exc:
+        raise RelightError(f"{spec}: no such revision {revision!r} in {repo_id}") from exc
+    except EntryNotFoundError as exc:
+        raise RelightError(f"{spec}: {repo_id} has no file {filename!r}") from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise RelightError(f"{spec}: download failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of a safetensors file; `RelightError` if it is not one (truncated, a pickle...)."""
+    p = Path(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise RelightError(
+            f"{p}: not a readable safetensors checkpoint ({str(exc).splitlines()[0]}); "
+            "official .pth/.pkl files must first go through `relight convert`"
+        ) from exc
+    return tensors, meta
+
+
+def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` requiring exactly the same names and shapes, with a readable error."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or mismatched:
+        name = model.relight_info.name if hasattr(model, "relight_info") else type(model).__name__
+        problems = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
+            if keys:
+                shown = ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+                problems.append(f"{len(keys)} {label} ({shown})")
+        raise RelightError(f"{source}: weights do not fit model {name!r}: {'; '.join(problems)}")
+    with torch.no_grad():
+        for k, v in own.items():
+            v.copy_(state[k].to(v.dtype))
+
+
+def load_model(
+    weights: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    model_args: dict[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """Rebuild a model from a checkpoint, in eval mode with float32 weights on ``device``.
+
+    Args:
+        weights: A local ``.safetensors`` path or an ``hf://owner/repo/file.safetensors`` URI.
+        model: Registry name; required only for checkpoints without relightcli metadata, and otherwise must
+            agree with the checkpoint's.
+        model_args: Constructor arguments for such foreign checkpoints.
+        device: Where to put the model.
+    """
+    path = resolve_weights(weights)
+    state, meta = read_checkpoint(path)
+    stored = meta.get(_KEY_MODEL)
+    if meta.get(_KEY_FORMAT) == FORMAT:
+        if meta.get(_KEY_VERSION) != FORMAT_VERSION:
+            raise RelightError(
+                f"{weights}: checkpoint format version {meta.get(_KEY_VERSION)} is not supported by "
+                f"relightcli {__version__} (expects {FORMAT_VERSION}); upgrade relightcli"
+            )
+        if model is not None and model != stored:
+            raise RelightError(f"{weights}: checkpoint holds model {stored!r}, not {model!r}; drop --model")
+        model_info(stored)  # unknown registry name -> RelightError
+        try:
+            args = json.loads(meta.get(_KEY_ARGS, "{}"))
+        except json.JSONDecodeError as exc:
+            raise RelightError(f"{weights}: corrupt model_args metadata ({exc})") from exc
+        name = stored
+    elif model is None:
+        raise RelightError(f"{weights}: checkpoint has no relightcli metadata; say which architecture with --model")
+    else:
+        name, args = model, dict(model_args or {})
+    net = create_model(name, **args)
+    load_state_dict_strict(net, state, str(weights))
+    net.relight_weights = str(weights)
+    return net.eval().to(device)

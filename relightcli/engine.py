@@ -1,0 +1,124 @@
+"""Inference engine: device and precision choice, the 8-channel input, padding to the model's size multiple.
+
+CUDA runs under fp16 autocast by default (bf16 where a model declares fp16 unsafe), CPU under fp32 (or bf16
+autocast when asked). Images of any size are reflect-padded to the model's multiple and cropped back, as the
+official S3Net/MPRNet demos do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import RelightError
+from .models import ModelInfo
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; `RelightError` if unavailable."""
+    spec = spec.strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise RelightError(f"--device {spec!r}: expected auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RelightError(f"--device {spec}: no CUDA GPU is available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RelightError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif device.type != "cpu":
+        raise RelightError(f"--device {spec!r}: expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def resolve_precision(spec: str, device: torch.device, info: ModelInfo) -> str:
+    """The autocast precision to use: ``fp32``, ``bf16`` or ``fp16``."""
+    if spec not in PRECISIONS:
+        raise RelightError(f"--precision {spec!r}: expected one of {', '.join(PRECISIONS)}")
+    if spec == "auto":
+        if device.type != "cuda":
+            return "fp32"
+        if info.fp16_safe:
+            return "fp16"
+        return "bf16" if info.bf16_safe and torch.cuda.is_bf16_supported() else "fp32"
+    if spec == "fp16" and device.type != "cuda":
+        raise RelightError("--precision fp16 is for CUDA GPUs; on CPU use bf16 or fp32")
+    return spec
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad ``(B, C, H, W)`` at the bottom/right to multiples of ``multiple`` (reflection; replicate if too small)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not ph and not pw:
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    h, w = size
+    if arr.shape[:2] == (h, w):
+        return arr
+    shrink = h * w < arr.shape[0] * arr.shape[1]
+    return cv2.resize(arr, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def make_input(src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> torch.Tensor:
+    """Stack the model input ``(1, 8, H, W)``: source RGB, guide RGB, source depth, guide depth.
+
+    Arrays are float ``(H, W, 3)`` RGB and ``(H, W)`` depth in [0, 1]; the guide and its depth are resized to
+    the source's size.
+    """
+    size = src.shape[:2]
+    guide = np.clip(_resize(guide, size), 0.0, 1.0)
+    guide_depth = np.clip(_resize(guide_depth, size), 0.0, 1.0)
+    stacked = np.concatenate([src, guide, src_depth[:, :, None], guide_depth[:, :, None]], axis=2)
+    return torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1), dtype=np.float32))[None]
+
+
+@dataclass
+class Relighter:
+    """Runs a registry model on 8-channel inputs of any size, on the chosen device and precision.
+
+    Example:
+        >>> relighter = Relighter(load_model("relit.safetensors"), device="auto")
+        >>> out = relighter.relight(src_rgb, src_depth, guide_rgb, guide_depth)  # (H, W, 3) float32 in [0, 1]
+    """
+
+    model: nn.Module
+    device: str | torch.device = "auto"
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.info: ModelInfo = self.model.relight_info
+        self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
+        self.precision = resolve_precision(self.precision, self.device, self.info)
+        self.model = self.model.eval().to(self.device)
+
+    @torch.inference_mode()
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 8, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` float32 in [0, 1] on the CPU."""
+        h, w = x.shape[-2:]
+        x = pad_to_multiple(x.to(self.device, torch.float32), self.info.size_multiple)
+        dtype = _DTYPES.get(self.precision)
+        with torch.autocast(device_type=self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            y = self.model(x)
+        if isinstance(y, (list, tuple)):
+            y = y[0]
+        return y[..., :h, :w].float().clamp_(0.0, 1.0).cpu()
+
+    def relight(self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> np.ndarray:
+        """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1]."""
+        y = self.run(make_input(src, src_depth, guide, guide_depth))
+        return y[0].permute(1, 2, 0).numpy()

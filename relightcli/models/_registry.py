@@ -1,0 +1,123 @@
+"""Model registry in the style of timm: ``@register_model`` factories, ``create_model``, ``list_models``.
+
+Each registered factory declares what the inference engine must know about its model (a `ModelInfo`):
+the input size multiple, whether half precision is safe, the output range and whether it returns several
+outputs. Every model takes one ``(B, 8, H, W)`` tensor (source RGB, guide RGB, source depth, guide depth,
+in [0, 1]) and returns ``(B, 3, H, W)`` or a list whose first element is the final image.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from ..errors import RelightError
+
+IN_CHANNELS = 8
+"""Source RGB (3) + guide RGB (3) + source depth (1) + guide depth (1)."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What inference needs to know about a registered model.
+
+    Attributes:
+        name: Registry name (the factory function's name).
+        size_multiple: Height and width must be multiples of this; the engine pads and crops back.
+        fp16_safe: Whether fp16 autocast keeps outputs finite and accurate.
+        bf16_safe: Whether bf16 autocast is accurate enough for inference.
+        output_range: Range of the raw forward output; the engine clamps to [0, 1] when saving.
+        multi_output: Whether forward returns a list (final image first).
+        paper: The publication the architecture follows.
+        description: One line for ``relight models``.
+    """
+
+    name: str
+    size_multiple: int
+    fp16_safe: bool = True
+    bf16_safe: bool = True
+    output_range: tuple[float, float] = (0.0, 1.0)
+    multi_output: bool = False
+    paper: str = ""
+    description: str = ""
+
+
+_FACTORIES: dict[str, Callable[..., nn.Module]] = {}
+_INFOS: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    *,
+    size_multiple: int,
+    fp16_safe: bool = True,
+    bf16_safe: bool = True,
+    output_range: tuple[float, float] = (0.0, 1.0),
+    multi_output: bool = False,
+    paper: str = "",
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a model factory under its function name; the docstring's first line becomes its description."""
+
+    def decorate(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        name = fn.__name__
+        if name in _FACTORIES:
+            raise ValueError(f"model {name!r} is already registered")
+        doc = inspect.getdoc(fn) or ""
+        _FACTORIES[name] = fn
+        _INFOS[name] = ModelInfo(
+            name=name,
+            size_multiple=size_multiple,
+            fp16_safe=fp16_safe,
+            bf16_safe=bf16_safe,
+            output_range=output_range,
+            multi_output=multi_output,
+            paper=paper,
+            description=doc.splitlines()[0] if doc else "",
+        )
+        return fn
+
+    return decorate
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Names of registered models matching a shell-style ``pattern``, sorted."""
+    return sorted(n for n in _FACTORIES if fnmatch.fnmatch(n, pattern))
+
+
+def model_info(name: str) -> ModelInfo:
+    """The `ModelInfo` of a registered model; `RelightError` naming the choices if unknown."""
+    if name not in _INFOS:
+        raise RelightError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
+    return _INFOS[name]
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a registered model by name, with keyword overrides of its factory's defaults.
+
+    The returned module carries ``relight_info`` (its `ModelInfo`) and ``relight_args`` (the overrides,
+    JSON-serialisable) so that a checkpoint can rebuild it without being told.
+
+    Example:
+        >>> model = create_model("s3net_res2net50d")
+        >>> model(torch.rand(1, 8, 64, 64)).shape
+        torch.Size([1, 3, 64, 64])
+    """
+    info = model_info(name)
+    factory = _FACTORIES[name]
+    params = inspect.signature(factory).parameters
+    unknown = [k for k in overrides if k not in params]
+    if unknown:
+        allowed = ", ".join(p for p in params if p != "kwargs")
+        raise RelightError(f"model {name!r} has no option {', '.join(unknown)}; its options: {allowed}")
+    model = factory(**overrides)
+    model.relight_info = info
+    model.relight_args = {k: v for k, v in overrides.items() if k not in _BUILD_ONLY_ARGS}
+    return model
+
+
+_BUILD_ONLY_ARGS = frozenset({"pretrained_backbone"})
+"""Options that affect how a model is initialised, not its architecture; never stored in checkpoints."""

@@ -1,0 +1,183 @@
+"""S3Net: A Single Stream Structure for Depth Guided Image Relighting (Yang et al., CVPRW 2021).
+
+Faithful to the released model (NTIRE 2021 track 2, class ``Dehaze3``): a timm Res2Net encoder (stages 1-3,
+8 input channels), ``DehazeBlock`` attention blocks, a parameter-free PixelShuffle decoder with two skip
+concatenations, the EPDN-style enhancing module and a 7x7 tanh tail. Module names match the official
+checkpoint so that its state dict loads strictly (the unused ``enhancer.batch1`` InstanceNorm of the release,
+200 parameters, is dropped: the converter discards it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import RelightError
+from ._registry import IN_CHANNELS, register_model
+
+_PAPER = "Yang et al., S3Net: A Single Stream Structure for Depth Guided Image Relighting, CVPRW 2021"
+
+
+def _conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=True)
+
+
+class CALayer(nn.Module):
+    """Channel attention (squeeze-and-excitation): pool, 1x1 d->d/8, ReLU, 1x1 d/8->d, sigmoid, multiply."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.ca = nn.Sequential(
+            _conv(channels, channels // 8, 1), nn.ReLU(inplace=True), _conv(channels // 8, channels, 1), nn.Sigmoid()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.ca(self.avg_pool(x))
+
+
+class PALayer(nn.Module):
+    """Pixel (spatial) attention: 1x1 d->d/8, ReLU, 1x1 d/8->1, sigmoid, multiply."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.pa = nn.Sequential(
+            _conv(channels, channels // 8, 1), nn.ReLU(inplace=True), _conv(channels // 8, 1, 1), nn.Sigmoid()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.pa(x)
+
+
+class AttentionBlock(nn.Module):
+    """The official ``DehazeBlock`` (from FFA-Net/KTDN): ``r = relu(conv1(x)) + x; r = PA(CA(conv2(r))); r + x``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = _conv(channels, channels, 3)
+        self.act1 = nn.ReLU(inplace=True)
+        self.conv2 = _conv(channels, channels, 3)
+        self.calayer = CALayer(channels)
+        self.palayer = PALayer(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.act1(self.conv1(x)) + x
+        r = self.palayer(self.calayer(self.conv2(r)))
+        return r + x
+
+
+class Enhancer(nn.Module):
+    """Enhancing module of EPDN (Qu et al., CVPR 2019) as used by S3Net: multi-scale average-pool pyramid.
+
+    Two 3x3 convs (LeakyReLU 0.2) give ``f``; ``f`` is average-pooled with kernel = stride = 32, 16, 8, 4,
+    each through its own 1x1 conv to one channel, LeakyReLU, nearest-upsampled back; the four maps and ``f``
+    are concatenated and fused by a 3x3 conv and tanh.
+    """
+
+    POOLS = (32, 16, 8, 4)
+
+    def __init__(self, channels: int = 28, width: int = 20) -> None:
+        super().__init__()
+        self.refine1 = _conv(channels, width, 3)
+        self.refine2 = _conv(width, width, 3)
+        self.conv1010 = _conv(width, 1, 1)
+        self.conv1020 = _conv(width, 1, 1)
+        self.conv1030 = _conv(width, 1, 1)
+        self.conv1040 = _conv(width, 1, 1)
+        self.refine3 = _conv(width + len(self.POOLS), channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = F.leaky_relu(self.refine1(x), 0.2)
+        f = F.leaky_relu(self.refine2(f), 0.2)
+        size = f.shape[-2:]
+        branches = [
+            F.interpolate(F.leaky_relu(conv(F.avg_pool2d(f, k)), 0.2), size=size, mode="nearest")
+            for conv, k in zip((self.conv1010, self.conv1020, self.conv1030, self.conv1040), self.POOLS, strict=True)
+        ]
+        return torch.tanh(self.refine3(torch.cat([*branches, f], dim=1)))
+
+
+class S3Net(nn.Module):
+    """S3Net encoder-decoder; input ``(B, 8, H, W)`` with H, W multiples of 32, output ``(B, 3, H, W)`` in [-1, 1].
+
+    Args:
+        encoder: Name of a timm Res2Net (``res2net101d`` is the released model's Res2Net-101 v1b 26w_4s).
+        pretrained_backbone: ImageNet weights for the encoder: ``True`` fetches them through timm (needs the
+            hub), a string is a local weights file, ``False`` starts from random initialisation.
+        encoder_args: Extra keyword arguments for ``timm.create_model`` (e.g. ``layers`` for a shallower
+            encoder); the decoder's widths follow the encoder's stage channels.
+    """
+
+    size_multiple = 32
+
+    def __init__(
+        self,
+        encoder: str = "res2net101d",
+        pretrained_backbone: bool | str = False,
+        encoder_args: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = _create_encoder(encoder, pretrained_backbone, encoder_args or {})
+        c1, c2, c3 = self.encoder.feature_info.channels()
+        d1 = c3 // 4
+        d2 = (d1 + c2) // 4
+        d3 = (d2 + c1) // 16
+        if c3 % 4 or (d1 + c2) % 4 or (d2 + c1) % 16:
+            raise RelightError(f"encoder {encoder!r} stage widths {c1, c2, c3} do not fit S3Net's PixelShuffle decoder")
+        self.mid_conv = AttentionBlock(c3)
+        self.attention1 = AttentionBlock(d1)
+        self.attention2 = AttentionBlock(d2)
+        self.enhancer = Enhancer(d3)
+        self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(d3, 3, 7), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if h % self.size_multiple or w % self.size_multiple:
+            raise ValueError(f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.engine pads)")
+        layer1, layer2, layer3 = self.encoder(x)
+        x = F.pixel_shuffle(self.mid_conv(layer3), 2)
+        x = self.attention1(x)
+        x = F.pixel_shuffle(torch.cat((x, layer2), dim=1), 2)
+        x = self.attention2(x)
+        x = F.pixel_shuffle(F.pixel_shuffle(torch.cat((x, layer1), dim=1), 2), 2)  # two shuffles of 2, not one of 4
+        return self.tail(self.enhancer(x))
+
+
+def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any]) -> nn.Module:
+    """A timm Res2Net as a feature extractor for layer1-3 (strides 4, 8, 16) with 8 input channels."""
+    if not name.startswith("res2ne"):
+        raise RelightError(f"S3Net's encoder must be a timm Res2Net (res2net*, res2next*), got {name!r}")
+    kwargs: dict[str, Any] = dict(features_only=True, out_indices=(1, 2, 3), in_chans=IN_CHANNELS, **extra)
+    if isinstance(pretrained, str):
+        kwargs["pretrained_cfg_overlay"] = dict(file=pretrained)
+    try:
+        return timm.create_model(name, pretrained=bool(pretrained), **kwargs)
+    except RuntimeError as exc:  # unknown timm model name
+        if "Unknown model" in str(exc):
+            raise RelightError(f"timm has no encoder named {name!r}") from exc
+        raise
+    except (OSError, ValueError) as exc:  # hub unreachable, offline mode, or unreadable local file
+        raise RelightError(
+            f"cannot load ImageNet weights for encoder {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            "connect to the Hugging Face hub, pass a local weights file, or train without --pretrained-backbone"
+        ) from exc
+
+
+@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER)
+def s3net(
+    encoder: str = "res2net101d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """S3Net as released for NTIRE 2021 (Res2Net-101 v1b encoder, 49.35 M parameters)."""
+    return S3Net(encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args=encoder_args)
+
+
+@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER)
+def s3net_res2net50d(
+    encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """Lighter S3Net with a Res2Net-50 v1b encoder (same decoder)."""
+    return S3Net(encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args=encoder_args)

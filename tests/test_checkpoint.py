@@ -1,0 +1,140 @@
+"""Safetensors checkpoints: exact round trips, metadata-driven rebuilds, and every way a file can be wrong."""
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+import relightcli
+from relightcli import RelightError
+from relightcli.checkpoint import parse_hf_uri, resolve_weights
+
+from .conftest import TINY_ARGS, tiny_model
+
+X = torch.rand(2, 8, 64, 96, generator=torch.Generator().manual_seed(3))
+
+
+def _out(model: torch.nn.Module) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(X)
+
+
+def test_save_load_reproduces_outputs_exactly(tmp_path: Path) -> None:
+    model = tiny_model(seed=5)
+    path = relightcli.save_checkpoint(model, tmp_path / "m.safetensors", metadata={"note": "hello"})
+    loaded = relightcli.load_model(path)
+    assert not loaded.training
+    assert torch.equal(_out(model), _out(loaded))
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    assert meta["model"] == "s3net_res2net50d" and meta["format"] == "relightcli" and meta["format_version"] == "1"
+    assert json.loads(meta["model_args"]) == TINY_ARGS["s3net_res2net50d"] and meta["note"] == "hello"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left behind
+
+
+def test_metadata_rebuilds_the_right_architecture(tmp_path: Path) -> None:
+    model = relightcli.create_model("s3net", **TINY_ARGS["s3net"])
+    loaded = relightcli.load_model(relightcli.save_checkpoint(model, tmp_path / "a.safetensors"))
+    assert loaded.relight_info.name == "s3net"
+    assert loaded.encoder.feature_info.channels() == model.encoder.feature_info.channels()
+
+
+def test_half_precision_storage_loads_as_float32(tmp_path: Path) -> None:
+    model = tiny_model()
+    path = relightcli.save_checkpoint(model, tmp_path / "h.safetensors", dtype=torch.float16)
+    loaded = relightcli.load_model(path)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    assert path.stat().st_size < 0.6 * relightcli.save_checkpoint(model, tmp_path / "f.safetensors").stat().st_size
+    torch.testing.assert_close(_out(loaded), _out(model), atol=5e-3, rtol=0)
+
+
+def test_foreign_checkpoint_needs_model_name_and_must_fit(tmp_path: Path) -> None:
+    model = tiny_model()
+    bare = tmp_path / "bare.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(bare))
+    with pytest.raises(RelightError, match="no relightcli metadata; say which architecture with --model"):
+        relightcli.load_model(bare)
+    loaded = relightcli.load_model(bare, model="s3net_res2net50d", model_args=TINY_ARGS["s3net_res2net50d"])
+    assert torch.equal(_out(loaded), _out(model))
+    with pytest.raises(RelightError, match=r"do not fit model 's3net': \d+ missing .*; \d+ wrong shape"):
+        relightcli.load_model(bare, model="s3net", model_args={"encoder": "res2net50d"})
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path: Path, tiny_ckpt: Path) -> None:
+    with pytest.raises(RelightError, match="holds model 's3net_res2net50d', not 's3net'"):
+        relightcli.load_model(tiny_ckpt, model="s3net")
+    state = dict(tiny_model().state_dict())
+    state.pop("tail.1.bias")
+    state["extra.weight"] = torch.zeros(1)
+    save_file(state, str(tmp_path / "odd.safetensors"))
+    with pytest.raises(RelightError, match=r"1 missing \(tail.1.bias\); 1 unexpected \(extra.weight\)"):
+        relightcli.load_model(
+            tmp_path / "odd.safetensors", model="s3net_res2net50d", model_args=TINY_ARGS["s3net_res2net50d"]
+        )
+
+
+def test_unreadable_checkpoints(tmp_path: Path, tiny_ckpt: Path) -> None:
+    data = tiny_ckpt.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(data[: len(data) // 2])
+    (tmp_path / "pickle.safetensors").write_bytes(pickle.dumps(tiny_model().state_dict()))
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    for name in ("trunc", "pickle", "empty"):
+        with pytest.raises(RelightError, match=f"{name}.safetensors: not a readable safetensors checkpoint"):
+            relightcli.load_model(tmp_path / f"{name}.safetensors")
+    with pytest.raises(RelightError, match="weights file not found"):
+        relightcli.load_model(tmp_path / "missing.safetensors")
+
+
+def test_unknown_model_or_format_in_metadata(tmp_path: Path) -> None:
+    state = {"w": torch.zeros(1)}
+    save_file(
+        state,
+        str(tmp_path / "u.safetensors"),
+        metadata={"format": "relightcli", "format_version": "1", "model": "future_net", "model_args": "{}"},
+    )
+    with pytest.raises(RelightError, match="unknown model 'future_net'"):
+        relightcli.load_model(tmp_path / "u.safetensors")
+    save_file(
+        state,
+        str(tmp_path / "v.safetensors"),
+        metadata={"format": "relightcli", "format_version": "9", "model": "s3net", "model_args": "{}"},
+    )
+    with pytest.raises(RelightError, match="format version 9 is not supported"):
+        relightcli.load_model(tmp_path / "v.safetensors")
+
+
+def test_hf_uris() -> None:
+    assert parse_hf_uri("hf://owner/repo/w.safetensors") == ("owner/repo", "w.safetensors", None)
+    assert parse_hf_uri("hf://owner/repo@v1/sub/w.safetensors") == ("owner/repo", "sub/w.safetensors", "v1")
+    with pytest.raises(RelightError, match="expected hf://owner/repo/file.safetensors"):
+        parse_hf_uri("hf://owner/w.safetensors")
+
+
+def test_hf_offline_and_not_cached_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(RelightError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
+        resolve_weights("hf://someone/relight/w.safetensors")
+
+
+def test_hf_cached_file_is_used_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_ckpt: Path) -> None:
+    """A file already in the hub cache (laid out as huggingface_hub stores it) loads with no network."""
+    import huggingface_hub.constants as hf_constants
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--relight"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "w.safetensors").write_bytes(tiny_ckpt.read_bytes())
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
+    model = relightcli.load_model("hf://someone/relight/w.safetensors")
+    assert model.relight_info.name == "s3net_res2net50d"
