@@ -116,6 +116,56 @@ def apply(
     )
 
 
+@app.command()
+@user_errors
+def synth(
+    out: Annotated[Path, typer.Argument(help="Dataset root: train/ (flat layout) and, with --pairs, val/.")],
+    scenes: Annotated[int, typer.Option("--scenes", "-n", help="Training scenes (40 images each).")] = 20,
+    size: Annotated[int, typer.Option("--size", "-s", help="Image side in pixels.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 0,
+    pairs: Annotated[int, typer.Option("--pairs", help="Validation pairs in val/ (pair layout, with targets).")] = 0,
+    val_scenes: Annotated[
+        int | None, typer.Option("--val-scenes", help="Held-out scenes for the pairs (default: pairs / 4, >= 2).")
+    ] = None,
+    supersample: Annotated[int, typer.Option("--supersample", help="Anti-aliasing factor.")] = 2,
+    preview: Annotated[
+        Path | None, typer.Option("--preview", help="Write a contact sheet of the first scene's 40 settings here.")
+    ] = None,
+) -> None:
+    """Render a synthetic VIDIT-format dataset (random scenes under the 40 VIDIT lighting settings)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from .synth import synthesize
+
+    start = time.perf_counter()
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("rendering scenes", total=None)
+        summary = synthesize(
+            out,
+            scenes=scenes,
+            size=size,
+            seed=seed,
+            pairs=pairs,
+            val_scenes=val_scenes,
+            supersample=supersample,
+            preview=preview,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    msg = f"wrote {summary.images} images of {summary.scenes} scenes to {escape(str(summary.train_dir))}"
+    if summary.val_dir is not None:
+        msg += f" and {summary.pairs} pairs to {escape(str(summary.val_dir))}"
+    if preview is not None:
+        msg += f"; contact sheet {escape(str(preview))}"
+    console.print(f"{msg} ({time.perf_counter() - start:.1f} s)")
+
+
 @app.command("models")
 @user_errors
 def models_cmd(
