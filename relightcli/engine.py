@@ -66,6 +66,21 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
+def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int, precision: str = "fp32") -> torch.Tensor:
+    """Pad to ``multiple``, run under ``precision`` autocast, take the final output, crop back, clamp to [0, 1].
+
+    Call it under ``torch.inference_mode()`` (or ``no_grad``); the result is float32 on ``x``'s device.
+    """
+    h, w = x.shape[-2:]
+    x = pad_to_multiple(x.float(), multiple)
+    dtype = _DTYPES.get(precision)
+    with torch.autocast(device_type=x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        y = model(x)
+    if isinstance(y, (list, tuple)):
+        y = y[0]
+    return y[..., :h, :w].float().clamp(0.0, 1.0)
+
+
 def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     if arr.shape[:2] == (h, w):
@@ -109,14 +124,7 @@ class Relighter:
     @torch.inference_mode()
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 8, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` float32 in [0, 1] on the CPU."""
-        h, w = x.shape[-2:]
-        x = pad_to_multiple(x.to(self.device, torch.float32), self.info.size_multiple)
-        dtype = _DTYPES.get(self.precision)
-        with torch.autocast(device_type=self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            y = self.model(x)
-        if isinstance(y, (list, tuple)):
-            y = y[0]
-        return y[..., :h, :w].float().clamp_(0.0, 1.0).cpu()
+        return forward_padded(self.model, x.to(self.device), self.info.size_multiple, self.precision).cpu()
 
     def relight(self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> np.ndarray:
         """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1]."""

@@ -1,0 +1,6 @@
+"""Training: configuration, the resumable and distributed training loop, run reports."""
+
+from .config import TrainConfig
+from .trainer import NullReporter, Reporter, TrainResult, build_datasets, train, validate
+
+__all__ = ["NullReporter", "Reporter", "TrainConfig", "TrainResult", "build_datasets", "train", "validate"]

@@ -1,0 +1,367 @@
+"""The training loop behind ``relight train``: any registry model on any-to-any VIDIT pairs.
+
+Every epoch: train on the epoch's pairs, step the learning-rate schedule, validate (PSNR/SSIM) on held-out
+scenes or a pair-layout ``val/``, save ``last.safetensors`` (and ``best.safetensors`` when validation PSNR
+improves), then commit ``train_state.pt`` (the single resume point) and rewrite ``metrics.csv``,
+``curves.png`` and ``samples.png``. Under torchrun the model runs in DistributedDataParallel with a
+DistributedSampler; rank 0 alone writes files and reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, SequentialSampler, Subset
+
+from ..atomic import atomic_write_bytes
+from ..checkpoint import load_state_dict_strict, save_checkpoint
+from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
+from ..engine import forward_padded, resolve_device
+from ..errors import RelightError
+from ..losses import RelightLoss
+from ..metrics import psnr, ssim
+from ..models import create_model
+from . import distributed
+from .config import RUN_DEFINING, TrainConfig
+from .report import plot_curves, samples_sheet, write_metrics_csv
+from .state import STATE_FILE, load_state, rng_state, save_state, set_rng_state
+
+
+class Reporter(Protocol):
+    """Progress callbacks (the CLI draws them with rich); only rank 0 gets a real one."""
+
+    def epoch_start(self, epoch: int, epochs: int, steps: int, done: int) -> None: ...
+    def step(self, done: int, terms: dict[str, float], images_per_s: float) -> None: ...
+    def epoch_end(self, row: dict[str, Any]) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class NullReporter:
+    def epoch_start(self, epoch: int, epochs: int, steps: int, done: int) -> None:
+        pass
+
+    def step(self, done: int, terms: dict[str, float], images_per_s: float) -> None:
+        pass
+
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    epochs_done: int
+    steps: int
+    best_psnr: float
+    interrupted: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _SkipBatches:
+    """A batch sampler that drops its first ``skip`` batches (resuming in the middle of an epoch)."""
+
+    def __init__(self, batches: BatchSampler, skip: int) -> None:
+        self.batches, self.skip = batches, skip
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return itertools.islice(iter(self.batches), self.skip, None)
+
+    def __len__(self) -> int:
+        return max(len(self.batches) - self.skip, 0)
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        k: torch.stack([it[k] for it in items]) if isinstance(items[0][k], torch.Tensor) else [it[k] for it in items]
+        for k in items[0]
+    }
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[AnyToAnyDataset, Dataset | None, str]:
+    """Training pairs and validation items for ``cfg.data`` (a flat folder, or a root with train/ and val/)."""
+    root = Path(cfg.data)
+    common = dict(size=cfg.size, cache_dir=cfg.cache_dir)
+    if (root / "train").is_dir():
+        index = scan_flat(root / "train")
+        if (root / "val").is_dir():
+            pairs = scan_pairs(root / "val")
+            if not pairs.has_target:
+                raise RelightError(f"{root / 'val'}: has no target/ folder, so it cannot validate")
+            train = AnyToAnyDataset(
+                index, seed=cfg.seed, same_scene_guides=cfg.same_scene_guides, hflip=cfg.hflip, **common
+            )
+            val: Dataset | None = PairDataset(pairs, **common)
+            desc = f"{len(index.scenes)} training scenes, {len(pairs.pairs)} validation pairs from {root / 'val'}"
+            return train, _limit(val, cfg.val_max), desc
+    else:
+        index = scan_flat(root)
+    train_scenes, val_scenes = split_scenes(index.scenes, cfg.val_split, seed=cfg.seed)
+    train = AnyToAnyDataset(
+        index, train_scenes, seed=cfg.seed, same_scene_guides=cfg.same_scene_guides, hflip=cfg.hflip, **common
+    )
+    # a single held-out scene cannot guide itself from another scene: validate with same-scene guides then
+    val = (
+        AnyToAnyDataset(index, val_scenes, seed=cfg.seed + 1, same_scene_guides=len(val_scenes) < 2, **common)
+        if val_scenes
+        else None
+    )
+    desc = f"{len(train_scenes)} training scenes, {len(val_scenes)} held-out validation scenes"
+    return train, _limit(val, cfg.val_max), desc
+
+
+def _limit(ds: Dataset | None, n: int | None) -> Dataset | None:
+    return ds if ds is None or n is None else Subset(ds, range(min(n, len(ds))))
+
+
+def _set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                m.eval()
+
+
+@torch.inference_mode()
+def validate(
+    model: nn.Module, ds: Dataset, device: torch.device, multiple: int, n_samples: int
+) -> tuple[float, float, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+    """Mean PSNR and SSIM over ``ds`` (fp32, full images, padded to the model's multiple), plus sample rows."""
+    model.eval()
+    p_sum = s_sum = 0.0
+    samples = []
+    for i in range(len(ds)):
+        item = ds[i]
+        x, y = item["input"][None], item["target"][None]
+        out = forward_padded(model, x.to(device), multiple).cpu()
+        p_sum += float(psnr(out, y).clamp(max=100.0)[0])
+        s_sum += float(ssim(out, y)[0])
+        if i < n_samples:
+            samples.append((x[0], out[0], y[0]))
+    n = max(len(ds), 1)
+    return p_sum / n, s_sum / n, samples
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+    """Train (or, with ``cfg.resume``, continue training) a registry model; see the module docstring."""
+    device = resolve_device(cfg.device)
+    dist_info = distributed.setup(device.type)
+    try:
+        return _train(cfg, device, dist_info, reporter or NullReporter())
+    finally:
+        distributed.teardown(dist_info)
+
+
+def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistInfo, reporter: Reporter) -> TrainResult:
+    if dist_info.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist_info.local_rank)
+        torch.cuda.set_device(device)
+    if not dist_info.is_main:
+        reporter = NullReporter()
+    run = cfg.run_dir
+    state: dict[str, Any] | None = None
+    if cfg.resume:
+        state = load_state(run / STATE_FILE)
+        saved = TrainConfig.from_json(state["config"])
+        cfg = dataclasses.replace(cfg, **{k: getattr(saved, k) for k in RUN_DEFINING})
+    elif (run / STATE_FILE).exists():
+        raise RelightError(f"{run}: already holds a training run; continue it with --resume or choose another --out")
+    for name, value in (("--epochs", cfg.epochs), ("--batch-size", cfg.batch_size)):
+        if value < 1:
+            raise RelightError(f"{name} must be at least 1, got {value}")
+    criterion = RelightLoss(cfg.loss, cfg.vgg_weights).to(device)  # fails fast on unknown terms or missing VGG
+    train_ds, val_ds, desc = build_datasets(cfg)
+    per_step = cfg.batch_size * dist_info.world_size
+    if len(train_ds) < per_step:
+        raise RelightError(f"{cfg.data}: {len(train_ds)} training pairs, fewer than one batch of {per_step}")
+
+    _seed_everything(cfg.seed)
+    model = create_model(cfg.model, pretrained_backbone=cfg.pretrained_backbone and state is None, **cfg.model_args)
+    info = model.relight_info
+    if state is not None:
+        load_state_dict_strict(model, state["model"], str(run / STATE_FILE))
+    model.to(device)
+    if dist_info.enabled and device.type == "cuda" and not cfg.freeze_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif dist_info.enabled and not cfg.freeze_bn and any(isinstance(m, _BatchNorm) for m in model.modules()):
+        reporter.message(
+            "note: BatchNorm statistics are per process on CPU (SyncBatchNorm needs CUDA); "
+            "--freeze-bn makes N processes match one process exactly"
+        )
+    net: nn.Module = (
+        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if dist_info.enabled
+        else model
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
+    use_scaler = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+
+    start_epoch, skip, step = 0, 0, 0
+    best = float("-inf")
+    history: list[dict[str, Any]] = []
+    partial = {"sums": {}, "batches": 0, "images": 0, "seconds": 0.0}
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        start_epoch, skip, step = state["epoch"], state["batch_in_epoch"], state["step"]
+        best, history, partial = state["best_psnr"], state["history"], state["partial"]
+        reporter.message(f"resuming {cfg.model} in {run}: epoch {start_epoch + 1}, batch {skip}, step {step}")
+    reporter.message(
+        f"{cfg.model}: {desc}; {len(train_ds) // per_step} steps of {per_step} per epoch on {device}"
+        + (f" x {dist_info.world_size} processes" if dist_info.enabled else "")
+    )
+    if dist_info.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run / "config.json", json.dumps(cfg.to_json(), indent=2).encode())
+
+    def commit(epoch: int, batch_in_epoch: int) -> None:
+        if dist_info.is_main:
+            save_state(
+                run / STATE_FILE,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": rng_state(),
+                    "epoch": epoch,
+                    "batch_in_epoch": batch_in_epoch,
+                    "step": step,
+                    "best_psnr": best,
+                    "history": history,
+                    "partial": partial,
+                    "config": cfg.to_json(),
+                },
+            )
+
+    epoch, done = start_epoch, skip
+    stop = False
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            train_ds.set_epoch(epoch)
+            sampler = (
+                DistributedSampler(train_ds, dist_info.world_size, dist_info.rank, shuffle=False, drop_last=True)
+                if dist_info.enabled
+                else SequentialSampler(train_ds)
+            )
+            batches = BatchSampler(sampler, cfg.batch_size, drop_last=True)
+            first = skip if epoch == start_epoch else 0
+            if first == 0:
+                partial = {"sums": {}, "batches": 0, "images": 0, "seconds": 0.0}
+            loader = DataLoader(
+                train_ds, batch_sampler=_SkipBatches(batches, first), num_workers=cfg.workers, collate_fn=_collate
+            )
+            reporter.epoch_start(epoch, cfg.epochs, len(batches), first)
+            done = first
+            tick = time.perf_counter()
+            for batch in loader:
+                x, y = batch["input"].to(device), batch["target"].to(device)
+                _set_train_mode(net, cfg.freeze_bn)
+                with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=cfg.amp):
+                    out = net(x)
+                loss, terms = criterion(out, y)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                step += 1
+                done += 1
+                now = time.perf_counter()
+                partial["seconds"] += now - tick
+                tick = now
+                partial["batches"] += 1
+                partial["images"] += per_step
+                logged = distributed.mean_across(dist_info, {"loss": float(loss.detach()), **terms})
+                for k, v in logged.items():
+                    partial["sums"][k] = partial["sums"].get(k, 0.0) + v
+                means = {k: v / partial["batches"] for k, v in partial["sums"].items()}
+                reporter.step(done, means, partial["images"] / max(partial["seconds"], 1e-9))
+                if cfg.save_every and step % cfg.save_every == 0 and done < len(batches):
+                    commit(epoch, done)
+                if cfg.max_steps is not None and step >= cfg.max_steps:
+                    stop = True
+                    break
+            if done < len(batches):  # stopped inside the epoch (max_steps): resume exactly here
+                commit(epoch, done)
+                break
+            scheduler.step()
+            row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": optimizer.param_groups[0]["lr"]}
+            row.update({f"train_{k}": v / max(partial["batches"], 1) for k, v in partial["sums"].items()})
+            row["images_per_s"] = partial["images"] / max(partial["seconds"], 1e-9)
+            distributed.barrier(dist_info)
+            if dist_info.is_main:
+                _end_of_epoch(cfg, run, model, val_ds, device, info.size_multiple, row, history, best)
+                best = max(best, row["val_psnr"]) if val_ds is not None else best
+                history.append(row)
+                commit(epoch + 1, 0)
+                _write_reports(cfg, run, history, criterion)
+                reporter.epoch_end(row)
+            distributed.barrier(dist_info)
+            if stop:
+                break
+        else:
+            epoch = cfg.epochs
+    except KeyboardInterrupt:
+        commit(epoch, done)
+        return TrainResult(run, len(history), step, best, interrupted=True, history=history)
+    return TrainResult(run, len(history), step, best, history=history)
+
+
+def _end_of_epoch(
+    cfg: TrainConfig,
+    run: Path,
+    model: nn.Module,
+    val_ds: Dataset | None,
+    device: torch.device,
+    multiple: int,
+    row: dict[str, Any],
+    history: list[dict[str, Any]],
+    best: float,
+) -> None:
+    """Validate, save ``last`` (and ``best``) weights, write ``samples.png``; fills the row's val_* fields."""
+    meta = {"epoch": str(row["epoch"]), "step": str(row["step"]), "loss": cfg.loss}
+    if val_ds is not None and len(val_ds):
+        row["val_psnr"], row["val_ssim"], samples = validate(model, val_ds, device, multiple, cfg.samples)
+        meta.update(val_psnr=f"{row['val_psnr']:.4f}", val_ssim=f"{row['val_ssim']:.4f}")
+        if samples:
+            samples_sheet(run / "samples.png", samples)
+    else:
+        row["val_psnr"] = row["val_ssim"] = float("nan")
+    save_checkpoint(model, run / "last.safetensors", metadata=meta)
+    if val_ds is not None and row["val_psnr"] > best:
+        save_checkpoint(model, run / "best.safetensors", metadata=meta)
+
+
+def _write_reports(cfg: TrainConfig, run: Path, history: list[dict[str, Any]], criterion: RelightLoss) -> None:
+    write_metrics_csv(run / "metrics.csv", history)
+    if all(row["val_psnr"] == row["val_psnr"] for row in history):  # NaN-free: there is a validation set
+        plot_curves(run / "curves.png", history, list(criterion.weights))

@@ -1,0 +1,224 @@
+"""`relight train`: learning, resumability (SIGKILL and Ctrl-C), torchrun/gloo equivalence, reports, errors."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+import relightcli
+from relightcli.cli import app
+from relightcli.synth import synthesize
+from relightcli.training import TrainConfig, train
+
+from .conftest import TINY_ARGS
+
+MODEL = "s3net_res2net50d"
+TINY_JSON = json.dumps(TINY_ARGS[MODEL])
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("vidit")
+    synthesize(root, scenes=3, size=32, seed=3, pairs=2, supersample=1)
+    return root
+
+
+def _cli_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        MODEL,
+        "--model-args",
+        TINY_JSON,
+        "--out",
+        str(out),
+        "--loss",
+        "charbonnier=1,wssim=1.1",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-3",
+        "--val-max",
+        "2",
+        "--device",
+        "cpu",
+        *extra,
+    ]
+
+
+def _subprocess(args: list[str], **kw) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "relightcli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def test_training_lowers_the_loss_and_writes_its_reports(data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        data=data,
+        model=MODEL,
+        model_args=TINY_ARGS[MODEL],
+        out=tmp_path / "run",
+        epochs=3,
+        batch_size=4,
+        lr=1e-3,
+        loss="charbonnier=1,wssim=1.1",
+        val_max=2,
+        device="cpu",
+    )
+    result = train(cfg)
+    losses = [row["train_loss"] for row in result.history]
+    assert len(losses) == 3 and losses[-1] < 0.8 * losses[0]
+    run = tmp_path / "run"
+    for name in (
+        "last.safetensors",
+        "best.safetensors",
+        "train_state.pt",
+        "metrics.csv",
+        "curves.png",
+        "samples.png",
+        "config.json",
+    ):
+        assert (run / name).is_file(), name
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert {"train_charbonnier", "train_wssim", "val_psnr", "val_ssim", "images_per_s", "lr"} <= set(rows[0])
+    model = relightcli.load_model(run / "last.safetensors")  # loadable by relight apply as it is
+    assert model.relight_info.name == MODEL
+    assert not any(p.name.endswith(".part") for p in run.iterdir())
+
+
+def test_validation_by_scene_split_when_there_is_no_val_folder(data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        data=data / "train",
+        model=MODEL,
+        model_args=TINY_ARGS[MODEL],
+        out=tmp_path / "r",
+        epochs=1,
+        batch_size=8,
+        loss="l1",
+        val_split=0.34,
+        val_max=3,
+        device="cpu",
+        max_steps=2,
+    )
+    result = train(cfg)
+    assert result.steps == 2 and result.history == []  # stopped inside the first epoch (10 steps)
+    state = torch.load(tmp_path / "r" / "train_state.pt", weights_only=True)
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (0, 2, 2)
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    common = ["--epochs", "2", "--seed", "5"]
+    ref = _subprocess(_cli_args(data, tmp_path / "ref", *common))
+    _, err = ref.communicate(timeout=600)
+    assert ref.returncode == 0, err
+
+    killed = _subprocess(_cli_args(data, tmp_path / "killed", *common, "--save-every", "4"))
+    state_file = tmp_path / "killed" / "train_state.pt"
+    deadline = time.monotonic() + 300
+    while not state_file.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    at_kill = torch.load(state_file, weights_only=True)
+    assert at_kill["step"] < 2 * 30  # it really was cut short
+
+    resumed = _subprocess(_cli_args(data, tmp_path / "killed", *common, "--resume"))
+    _out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert "resuming" in err
+    a, b = load_file(tmp_path / "ref" / "last.safetensors"), load_file(tmp_path / "killed" / "last.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # bit-exact on CPU
+    rows = list(csv.DictReader((tmp_path / "killed" / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+def test_ctrl_c_saves_the_state_and_exits_130(data: Path, tmp_path: Path) -> None:
+    proc = _subprocess(_cli_args(data, tmp_path / "run", "--epochs", "50"))
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "run" / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
+    assert state["step"] > 0
+
+
+def test_two_gloo_processes_match_one_process_with_twice_the_batch(data: Path, tmp_path: Path) -> None:
+    base = ["--epochs", "1", "--freeze-bn", "--lr", "1e-4", "--seed", "2"]
+    single = _subprocess([*_cli_args(data, tmp_path / "one", *base)[: -0 or None]])
+    _, err = single.communicate(timeout=600)
+    assert single.returncode == 0, err
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    args = _cli_args(data, tmp_path / "two", *base)
+    args[args.index("--batch-size") + 1] = "2"
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "relightcli",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one, two = load_file(tmp_path / "one" / "last.safetensors"), load_file(tmp_path / "two" / "last.safetensors")
+    start = relightcli.create_model(MODEL, **TINY_ARGS[MODEL]).state_dict()
+    moved = max(float((one[k] - start[k]).abs().max()) for k in one if one[k].is_floating_point())
+    diff = max(float((one[k] - two[k]).abs().max()) for k in one if one[k].is_floating_point())
+    assert moved > 1e-3  # the weights did train
+    assert diff < 1e-5, diff
+    assert (tmp_path / "two" / "metrics.csv").is_file() and len(os.listdir(tmp_path / "two")) == len(
+        os.listdir(tmp_path / "one")
+    )
+
+
+def test_cli_errors_are_one_line(data: Path, tmp_path: Path) -> None:
+    cases = [
+        (_cli_args(data, tmp_path / "a", "--loss", "charbonnier=1,blur=2"), "unknown term 'blur'"),
+        (_cli_args(tmp_path, tmp_path / "b"), "no VIDIT training images"),
+        (_cli_args(data, tmp_path / "c", "--resume"), "no training state to resume from"),
+        (_cli_args(data, tmp_path / "d", "--model-args", "[1]"), "--model-args must be a JSON object"),
+        (_cli_args(data, tmp_path / "e", "--batch-size", "1000"), "fewer than one batch of 1000"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert not (tmp_path / "c" / "train_state.pt").exists()
+    done = runner.invoke(app, _cli_args(data, tmp_path / "f", "--epochs", "1", "--max-steps", "1"))
+    assert done.exit_code == 0, done.output
+    again = runner.invoke(app, _cli_args(data, tmp_path / "f", "--epochs", "1"))
+    assert again.exit_code == 1 and "already holds a training run" in again.stderr
