@@ -39,9 +39,19 @@ def main() -> None:
         for amp in (False, True):
             clock = _Clock()
             with tempfile.TemporaryDirectory() as tmp:
-                cfg = TrainConfig(data=args.data, model=model, out=Path(tmp), batch_size=args.batch_size,
-                                  size=args.size, loss=args.loss, amp=amp, max_steps=args.steps + 2, epochs=1,
-                                  device="cpu", cache_dir=Path(tmp) / "cache")
+                cfg = TrainConfig(
+                    data=args.data,
+                    model=model,
+                    out=Path(tmp),
+                    batch_size=args.batch_size,
+                    size=args.size,
+                    loss=args.loss,
+                    amp=amp,
+                    max_steps=args.steps + 2,
+                    epochs=1,
+                    device="cpu",
+                    cache_dir=Path(tmp) / "cache",
+                )
                 train(cfg, clock)
             t = clock.times
             ips = args.steps * args.batch_size / (t[-1] - t[1])

@@ -158,9 +158,12 @@ def synth(
             preview=preview,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    msg = f"wrote {summary.images} images of {summary.scenes} scenes to {escape(str(summary.train_dir))}"
+    parts = []
+    if summary.train_dir is not None:
+        parts.append(f"{summary.images} images of {summary.scenes} scenes to {escape(str(summary.train_dir))}")
     if summary.val_dir is not None:
-        msg += f" and {summary.pairs} pairs to {escape(str(summary.val_dir))}"
+        parts.append(f"{summary.pairs} pairs to {escape(str(summary.val_dir))}")
+    msg = "wrote " + " and ".join(parts)
     if preview is not None:
         msg += f"; contact sheet {escape(str(preview))}"
     console.print(f"{msg} ({time.perf_counter() - start:.1f} s)")

@@ -24,6 +24,7 @@ TINY_ENCODER = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128], "stem_wid
 TINY_ARGS: dict[str, dict[str, Any]] = {
     "s3net": {"encoder": "res2net50d", "encoder_args": TINY_ENCODER},
     "s3net_res2net50d": {"encoder_args": TINY_ENCODER},
+    "s3net_lite": {"encoder_args": TINY_ENCODER},
 }
 """Per registry model, overrides that make it small enough for fast CPU tests (unlisted models: defaults)."""
 

@@ -122,3 +122,8 @@ def test_relight_synth_cli_with_preview(tmp_path: Path) -> None:
     assert sheet.size == (24 + 5 * (128 + 4), 64 + 8 * (128 + 4))
     bad = CliRunner().invoke(app, ["synth", str(out), "--scenes", "0"])
     assert bad.exit_code == 1 and "--scenes >= 1" in bad.stderr
+    only_pairs = CliRunner().invoke(
+        app, ["synth", str(tmp_path / "eval"), "--scenes", "0", "--pairs", "2", "--size", "16", "--supersample", "1"]
+    )
+    assert only_pairs.exit_code == 0, only_pairs.output
+    assert "wrote 2 pairs to" in only_pairs.stdout and not (tmp_path / "eval" / "train").exists()

@@ -181,3 +181,20 @@ def s3net_res2net50d(
 ) -> S3Net:
     """Lighter S3Net with a Res2Net-50 v1b encoder (same decoder)."""
     return S3Net(encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args=encoder_args)
+
+
+LITE_ENCODER: dict[str, Any] = {"layers": [2, 2, 2, 2], "channels": [32, 64, 128, 256], "stem_width": 16}
+"""Res2Net-50 v1b at half width with two blocks per stage: stage outputs 128/256/512 channels.
+
+Checkpoints of ``s3net_lite`` (the shipped default weights among them) rely on these values: never change them;
+register a new name for another configuration."""
+
+
+@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER)
+def s3net_lite(
+    encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """CPU-sized S3Net: half-width, shallower Res2Net-50 v1b encoder; the decoder follows its widths."""
+    return S3Net(
+        encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args={**LITE_ENCODER, **(encoder_args or {})}
+    )

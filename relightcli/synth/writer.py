@@ -55,7 +55,7 @@ def encode_depth_npy(depth: np.ndarray, center_distance: float) -> bytes:
 
 @dataclass
 class SynthSummary:
-    train_dir: Path
+    train_dir: Path | None
     val_dir: Path | None
     scenes: int
     images: int
@@ -108,15 +108,15 @@ def synthesize(
         preview: Also write a contact sheet of the first training scene here.
         progress: Called with ``(done, total)`` after each rendered scene.
     """
-    if scenes < 1 or size < 8 or supersample < 1 or pairs < 0:
-        raise RelightError("synth needs --scenes >= 1, --size >= 8, --supersample >= 1 and --pairs >= 0")
+    if scenes < 0 or size < 8 or supersample < 1 or pairs < 0 or scenes + pairs == 0:
+        raise RelightError("synth needs --scenes >= 1 (or 0 with --pairs), --size >= 8, --supersample >= 1")
     out = Path(out)
     train = out / "train"
     n_val = 0 if pairs == 0 else (val_scenes or max(2, math.ceil(pairs / 4)))
     if pairs and n_val < 2:
         raise RelightError("validation pairs need at least 2 validation scenes (guides come from another scene)")
     total, done = scenes + n_val, 0
-    width = max(3, len(str(scenes - 1)))
+    width = max(3, len(str(max(scenes - 1, 0))))
     for k in range(scenes):
         rendered = render_nth_scene(seed, _TRAIN, k, size, supersample)
         scene_id = f"{k:0{width}d}"
@@ -149,4 +149,4 @@ def synthesize(
             atomic_write_bytes(val_dir / "guide" / f"{name}.png", encode_rgba_png(guide.images[SETTINGS[t]]))
             atomic_write_bytes(val_dir / "guide" / f"{name}.npy", encode_depth_npy(guide.depth, guide.center_distance))
             atomic_write_bytes(val_dir / "target" / f"{name}.png", encode_rgba_png(src.images[SETTINGS[t]]))
-    return SynthSummary(train, val_dir, scenes, scenes * len(SETTINGS), pairs)
+    return SynthSummary(train if scenes else None, val_dir, scenes, scenes * len(SETTINGS), pairs)
