@@ -50,8 +50,11 @@ def save_checkpoint(
     if info is None:
         raise RelightError("save_checkpoint needs a model made by relightcli.create_model")
     model = getattr(model, "module", model)  # DistributedDataParallel
+    own = model.state_dict()
     tensors = {}
-    for k, v in model.state_dict().items():
+    for k, v in own.items():
+        if k not in _canonical_names(own):
+            continue  # an alias of a shared parameter (e.g. MPRNet's single PReLU): stored once
         v = v.detach().to("cpu")
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
@@ -137,10 +140,27 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     return tensors, meta
 
 
+def _alias_groups(own: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    """For every state-dict name, the names of the same shared tensor (itself first if unshared)."""
+    by_storage: dict[tuple[int, int], list[str]] = {}
+    for k, v in own.items():
+        key = (v.data_ptr(), v.numel()) if v.numel() and v.device.type != "meta" else (id(v), 0)
+        by_storage.setdefault(key, []).append(k)
+    return {k: names for names in by_storage.values() for k in names}
+
+
+def _canonical_names(own: dict[str, torch.Tensor]) -> set[str]:
+    return {names[0] for names in _alias_groups(own).values()}
+
+
 def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model`` requiring exactly the same names and shapes, with a readable error."""
+    """Load ``state`` into ``model`` requiring exactly the same names and shapes, with a readable error.
+
+    A parameter shared under several names (MPRNet's PReLU) needs to be present under one of them.
+    """
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
+    aliases = _alias_groups(own)
+    missing = [k for k in own if not any(a in state for a in aliases[k])]
     unexpected = [k for k in state if k not in own]
     mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or mismatched:
@@ -153,7 +173,8 @@ def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], sou
         raise RelightError(f"{source}: weights do not fit model {name!r}: {'; '.join(problems)}")
     with torch.no_grad():
         for k, v in own.items():
-            v.copy_(state[k].to(v.dtype))
+            src = state[k] if k in state else state[next(a for a in aliases[k] if a in state)]
+            v.copy_(src.to(v.dtype))
 
 
 def load_model(

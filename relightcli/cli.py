@@ -316,6 +316,26 @@ def train(
     console.print(f"done: {result.steps} steps{best}; weights in {escape(str(result.run_dir))}/last.safetensors")
 
 
+class SourceFormat(str, Enum):
+    s3net_official = "s3net-official"
+    mprnet_official = "mprnet-official"
+
+
+@app.command()
+@user_errors
+def convert(
+    src: Annotated[Path, typer.Argument(help="Released checkpoint (.pth/.pkl), read with weights_only=True.")],
+    out: Annotated[Path, typer.Argument(help="Output .safetensors checkpoint.")],
+    source_format: Annotated[SourceFormat, typer.Option("--from", help="Which release SRC is.")],
+) -> None:
+    """Convert an officially released checkpoint into a relightcli safetensors checkpoint."""
+    from .convert import convert_checkpoint
+
+    with err_console.status(f"Converting {escape(str(src))} ..."):
+        path = convert_checkpoint(src, out, source_format.value)
+    console.print(f"wrote {escape(str(path))} (relight apply --weights {escape(str(path))})")
+
+
 @app.command("models")
 @user_errors
 def models_cmd(
@@ -323,11 +343,12 @@ def models_cmd(
 ) -> None:
     """List the registered models."""
     from .models import list_models, model_info
-    from .models.summary import count_parameters
+    from .models.summary import count_flops, count_parameters
 
     table = Table(title="relightcli models", box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
     table.add_column("params (M)", justify="right")
+    table.add_column("GFLOP@1024²", justify="right")
     table.add_column("multiple", justify="right")
     table.add_column("fp16/bf16", justify="center")
     table.add_column("outputs")
@@ -340,6 +361,7 @@ def models_cmd(
         table.add_row(
             name,
             f"{count_parameters(name) / 1e6:.2f}",
+            f"{count_flops(name) / 1e9:,.0f}",
             str(info.size_multiple),
             f"{'yes' if info.fp16_safe else 'no'}/{'yes' if info.bf16_safe else 'no'}",
             "list" if info.multi_output else "image",
