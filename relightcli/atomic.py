@@ -28,9 +28,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise RelightError(f"{target}: cannot write here ({exc.strerror or exc})") from exc
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
     try:
         yield tmp
+        # mkstemp makes 0600 (and writers such as safetensors recreate the file): give the result the
+        # permissions a plain open() would
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

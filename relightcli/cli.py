@@ -64,7 +64,7 @@ ModelOpt = Annotated[
 ]
 WeightsOpt = Annotated[
     str | None,
-    typer.Option("--weights", "-w", help="Checkpoint: a .safetensors path or hf://owner/repo/file.safetensors."),
+    typer.Option("--weights", "-w", help="Checkpoint: .safetensors path or hf://owner/repo/file (default: shipped)."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="auto (CUDA if present), cpu, cuda or cuda:N.")]
 PrecisionOpt = Annotated[
@@ -77,9 +77,9 @@ def _load(weights: str | None, model: str | None, device: str, precision: Precis
     from .engine import Relighter
 
     if weights is None:
-        raise RelightError(
-            "no weights given: pass --weights FILE.safetensors or --weights hf://owner/repo/file.safetensors"
-        )
+        from .weights import default_weights
+
+        weights = str(default_weights())
     with err_console.status(f"Loading {escape(weights)} ..."):
         net = load_model(weights, model=model)
         return Relighter(net, device=device, precision=precision.value)
@@ -334,6 +334,160 @@ def convert(
     with err_console.status(f"Converting {escape(str(src))} ..."):
         path = convert_checkpoint(src, out, source_format.value)
     console.print(f"wrote {escape(str(path))} (relight apply --weights {escape(str(path))})")
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Pair-layout folder with target/ (or DIR/val), or a flat VIDIT folder (any-to-any pairs with --seed).",
+        ),
+    ],
+    weights: WeightsOpt = None,
+    model: ModelOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("report"),
+    lpips_weights: Annotated[
+        str | None,
+        typer.Option("--lpips-weights", help="LPIPS (AlexNet v0.1) weights; default $RELIGHT_LPIPS_WEIGHTS."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Evaluate at most this many pairs.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Pair sampling seed for flat folders.")] = 0,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.auto,
+) -> None:
+    """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from .evaluation import eval_dataset, evaluate
+    from .metrics import load_lpips
+
+    eval_dataset(data, seed=seed, limit=limit)  # bad data folders fail here, before anything else is printed
+    relighter = _load(weights, model, device, precision)
+    try:
+        lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
+    except RelightError as exc:
+        lpips, note = None, str(exc)
+        err_console.print(f"[yellow]{escape(note)}[/] (MPS needs LPIPS; reporting PSNR and SSIM)")
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("evaluating", total=None)
+        result = evaluate(
+            relighter,
+            data,
+            out,
+            lpips=lpips,
+            lpips_note=note,
+            seed=seed,
+            limit=limit,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    summary = result.summary
+    table = Table(title=f"{summary['model']} on {summary['pairs']} pairs", box=box.SIMPLE_HEAD)
+    table.add_column("method")
+    for m in summary["metrics"]:
+        table.add_column(m.upper() if m != "ssim" else "SSIM", justify="right")
+    for method, means in summary["methods"].items():
+        table.add_row(method, *(f"{means[m]:.4f}" if m != "psnr" else f"{means[m]:.2f}" for m in summary["metrics"]))
+    console.print(table)
+    console.print(f"report: {escape(str(result.report))} (metrics.csv, summary.json beside it)")
+
+
+@app.command()
+@user_errors
+def bench(
+    gpu: Annotated[int | None, typer.Option("--gpu", help="CUDA device index to benchmark.")] = None,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Benchmark the CPU (default when no GPU).")] = False,
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry name, a pattern, or 'all'.")] = "s3net",
+    model_args: Annotated[str, typer.Option("--model-args", help="JSON constructor options.")] = "{}",
+    size: Annotated[int, typer.Option("--size", help="Square input side.")] = 1024,
+    precision: Annotated[str, typer.Option("--precision", help="fp32, bf16, fp16 (CUDA) or all.")] = "all",
+    channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last")] = True,
+    fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold BatchNorm into convs.")] = True,
+    compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    warmup: Annotated[int, typer.Option("--warmup")] = 1,
+    repeats: Annotated[int, typer.Option("--repeats")] = 5,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
+) -> None:
+    """Measure inference latency, memory and GFLOP/s against the device's own measured peak."""
+    import json
+
+    import torch
+
+    from .atomic import atomic_write_bytes
+    from .bench import bench_model, device_peak_gflops
+    from .engine import resolve_device
+    from .models import list_models
+
+    if gpu is not None and cpu:
+        raise RelightError("--gpu and --cpu exclude each other")
+    device = resolve_device("cpu" if cpu else f"cuda:{gpu}" if gpu is not None else "auto")
+    names = list_models() if model == "all" else list_models(model)
+    if not names:
+        raise RelightError(f"--model {model!r}: no registered model matches; see relight models")
+    precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else []) if precision == "all" else [precision]
+    for p in precisions:
+        if p not in ("fp32", "bf16", "fp16") or (p == "fp16" and device.type != "cuda"):
+            raise RelightError(f"--precision {p!r}: expected fp32, bf16, all, or fp16 on CUDA")
+    try:
+        args = json.loads(model_args)
+    except json.JSONDecodeError as exc:
+        raise RelightError(f"--model-args: {exc}") from None
+    torch.manual_seed(0)
+    rows = []
+    with err_console.status("measuring the device peak ...") as status:
+        peaks = {p: device_peak_gflops(device, p) for p in precisions}
+        for name in names:
+            for p in precisions:
+                status.update(f"{name} {p} at {size}x{size} on {device} ...")
+                rows.append(
+                    bench_model(
+                        name,
+                        device,
+                        p,
+                        size=size,
+                        channels_last=channels_last,
+                        fold_bn=fold_bn,
+                        compile_model=compile_model,
+                        warmup=warmup,
+                        repeats=repeats,
+                        peak=peaks[p],
+                        model_args=args,
+                    )
+                )
+    table = Table(title=f"relight bench: {size}x{size} on {device}", box=box.SIMPLE_HEAD)
+    table.add_column("model", no_wrap=True)
+    for col in ("prec", "median s", "spread s", "img/s", "peak MB", "GFLOP", "GFLOP/s", "% peak"):
+        table.add_column(col, justify="left" if col == "prec" else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.model,
+            r.precision,
+            f"{r.median_s:.3f}",
+            f"{r.max_s - r.min_s:.3f}",
+            f"{r.images_per_s:.2f}",
+            f"{r.peak_memory_mb:,.0f}",
+            f"{r.gflop:,.1f}",
+            f"{r.achieved_gflops:,.1f}",
+            f"{r.percent_of_peak:.0f}%",
+        )
+    console.print(table)
+    console.print("device peak (matmul, same run): " + ", ".join(f"{p} {v:,.1f} GFLOP/s" for p, v in peaks.items()))
+    console.print(
+        f"memory: {rows[0].memory_kind}; spread = max - min of {repeats} runs; channels_last="
+        f"{channels_last}, fold_bn={fold_bn}, compile={compile_model}; random weights"
+    )
+    if json_out is not None:
+        atomic_write_bytes(json_out, json.dumps([r.to_json() for r in rows], indent=2).encode())
+        console.print(f"wrote {escape(str(json_out))}")
 
 
 @app.command("models")

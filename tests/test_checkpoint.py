@@ -34,6 +34,11 @@ def test_save_load_reproduces_outputs_exactly(tmp_path: Path) -> None:
     assert meta["model"] == "s3net_res2net50d" and meta["format"] == "relightcli" and meta["format_version"] == "1"
     assert json.loads(meta["model_args"]) == TINY_ARGS["s3net_res2net50d"] and meta["note"] == "hello"
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left behind
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # like any file the user writes, not mkstemp's 0600
 
 
 def test_metadata_rebuilds_the_right_architecture(tmp_path: Path) -> None:

@@ -103,9 +103,12 @@ def test_user_errors_are_one_line_with_no_output(case, scene, tiny_ckpt, tmp_pat
     assert not (scene["guide"].parent / "pwned").exists()
 
 
-def test_missing_weights_and_unreadable_checkpoint(scene, tmp_path) -> None:
+def test_missing_default_weights_and_unreadable_checkpoint(scene, tmp_path, monkeypatch) -> None:
+    import relightcli.weights
+
+    monkeypatch.setattr(relightcli.weights, "WEIGHTS_DIR", tmp_path / "no-weights")
     result = _apply(scene, tmp_path / "o.png")
-    assert result.exit_code == 1 and "no weights given" in result.stderr
+    assert result.exit_code == 1 and "no default weights at" in result.stderr
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04not really")
     result = _apply(scene, tmp_path / "o.png", weights=bad)

@@ -5,7 +5,14 @@ import pytest
 import torch
 
 from relightcli import RelightError, model_info
-from relightcli.engine import Relighter, make_input, pad_to_multiple, resolve_device, resolve_precision
+from relightcli.engine import (
+    Relighter,
+    cpu_has_native_bf16,
+    make_input,
+    pad_to_multiple,
+    resolve_device,
+    resolve_precision,
+)
 
 from .conftest import tiny_model
 
@@ -23,7 +30,7 @@ def test_device_resolution() -> None:
 def test_precision_resolution() -> None:
     info = model_info("s3net")
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert resolve_precision("auto", cpu, info) == "fp32"
+    assert resolve_precision("auto", cpu, info) == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert resolve_precision("auto", cuda, info) == "fp16"
     assert resolve_precision("bf16", cpu, info) == "bf16"
     with pytest.raises(RelightError, match="fp16 is for CUDA"):
@@ -67,7 +74,9 @@ def test_padding_and_cropping_does_not_disturb_an_aligned_input() -> None:
     x = torch.rand(1, 8, 64, 64)
     with torch.inference_mode():
         direct = model(x).clamp(0, 1)
-    assert torch.equal(Relighter(model, device="cpu").run(x), direct)
+    assert torch.equal(Relighter(model, device="cpu", precision="fp32", optimize=False).run(x), direct)
+    optimized = Relighter(model, device="cpu", precision="fp32").run(x)  # BN folded, channels_last
+    assert (optimized - direct).abs().max() < 1e-5
 
 
 def test_bf16_autocast_on_cpu_is_close_to_fp32() -> None:

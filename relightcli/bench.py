@@ -1,0 +1,168 @@
+"""``relight bench``: inference latency, throughput and memory, set against the device's own measured peak.
+
+For each model and setting: warm-up runs, then the median and spread of repeated runs (CUDA timed with
+events after synchronisation), images/s, peak memory (``torch.cuda.max_memory_allocated`` on GPUs, the
+process's peak resident set on CPUs, reset before each setting), GFLOP per image (counted with
+``torch.utils.flop_counter``), achieved GFLOP/s and the percentage of the device's peak, measured in the same
+run as a large matrix product in the same precision. Models run with random weights: speed does not depend
+on the values.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .engine import _DTYPES, optimize_for_inference, pad_to_multiple
+from .models import IN_CHANNELS, create_model
+from .models.summary import count_flops
+
+
+@dataclass
+class BenchRow:
+    model: str
+    device: str
+    precision: str
+    channels_last: bool
+    fold_bn: bool
+    compiled: bool
+    size: int
+    params_m: float
+    gflop: float
+    median_s: float
+    min_s: float
+    max_s: float
+    images_per_s: float
+    peak_memory_mb: float
+    memory_kind: str
+    achieved_gflops: float
+    device_peak_gflops: float
+    percent_of_peak: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device: torch.device) -> float:
+    """Seconds for one call of ``fn``: CUDA events after synchronisation on GPUs, perf_counter on CPUs."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        _sync(device)
+        start.record()
+        fn()
+        end.record()
+        _sync(device)
+        return start.elapsed_time(end) / 1000.0
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def device_peak_gflops(device: torch.device, precision: str, n: int | None = None, repeats: int = 3) -> float:
+    """Best GFLOP/s of an ``n x n`` matrix product in ``precision`` on ``device`` (the practical peak)."""
+    n = n or (8192 if device.type == "cuda" else 4096)
+    dtype = _DTYPES.get(precision, torch.float32)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    torch.matmul(a, b)
+    best = min(_timed(lambda: torch.matmul(a, b), device) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_model(
+    name: str,
+    device: torch.device,
+    precision: str,
+    *,
+    size: int = 1024,
+    channels_last: bool = True,
+    fold_bn: bool = True,
+    compile_model: bool = False,
+    warmup: int = 1,
+    repeats: int = 5,
+    peak: float | None = None,
+    model_args: dict | None = None,
+) -> BenchRow:
+    """Benchmark one registry model at ``size x size`` in one setting."""
+    model_args = model_args or {}
+    model = create_model(name, **model_args).eval()
+    params = sum(p.numel() for p in model.parameters())
+    multiple = model.relight_info.size_multiple
+    model = optimize_for_inference(model, fold_bn=fold_bn, channels_last=channels_last).to(device)
+    if compile_model:
+        model = torch.compile(model)
+    x = pad_to_multiple(torch.rand(1, IN_CHANNELS, size, size), multiple).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    dtype = _DTYPES.get(precision)
+
+    def run() -> None:
+        with (
+            torch.inference_mode(),
+            torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
+        ):
+            model(x)
+
+    for _ in range(warmup):
+        run()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        _reset_peak_rss()
+    times = [_timed(run, device) for _ in range(repeats)]
+    if device.type == "cuda":
+        memory, kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda max allocated"
+    else:
+        memory, kind = _peak_rss_mb(), "peak RSS (process)"
+    gflop = count_flops(name, size, **model_args) / 1e9
+    median = statistics.median(times)
+    peak = peak if peak is not None else device_peak_gflops(device, precision)
+    achieved = gflop / median
+    return BenchRow(
+        name,
+        str(device),
+        precision,
+        channels_last,
+        fold_bn,
+        compile_model,
+        size,
+        params / 1e6,
+        gflop,
+        median,
+        min(times),
+        max(times),
+        1 / median,
+        memory,
+        kind,
+        achieved,
+        peak,
+        100 * achieved / peak,
+    )

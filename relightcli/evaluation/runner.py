@@ -1,0 +1,134 @@
+"""``relight eval``: the model and the baselines on the same pairs, with the challenge's metrics and a report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from ..atomic import atomic_write_bytes
+from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs
+from ..engine import Relighter
+from ..errors import RelightError
+from ..metrics import LPIPS, mps, psnr, ssim
+from .baselines import BASELINES
+from .html import error_map, save_thumb, write_report
+
+
+def eval_dataset(data: Path, *, seed: int = 0, limit: int | None = None) -> tuple[Dataset, str]:
+    """Pairs with targets: ``DIR`` or ``DIR/val`` in the pair layout, else a flat ``DIR`` (or ``DIR/train``)
+    through the any-to-any sampler with a fixed seed."""
+    data = Path(data)
+    for root in (data, data / "val"):
+        if (root / "input").is_dir():
+            index = scan_pairs(root)
+            if not index.has_target:
+                raise RelightError(f"{root}: no target/ folder, so there is nothing to compare with")
+            ds: Dataset = PairDataset(index)
+            desc = str(root)
+            break
+    else:
+        flat = data / "train" if (data / "train").is_dir() else data
+        ds = AnyToAnyDataset(scan_flat(flat), seed=seed)
+        desc = f"{flat} (any-to-any pairs, seed {seed})"
+    if limit is not None:
+        ds = Subset(ds, range(min(limit, len(ds))))
+    return ds, desc
+
+
+@dataclass
+class EvalResult:
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+    report: Path
+
+
+def evaluate(
+    relighter: Relighter,
+    data: str | Path,
+    out: str | Path,
+    *,
+    lpips: LPIPS | None = None,
+    lpips_note: str = "",
+    seed: int = 0,
+    limit: int | None = None,
+    thumb: int = 160,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """Evaluate ``relighter`` and the baselines on every pair; write metrics.csv, summary.json, index.html."""
+    ds, desc = eval_dataset(Path(data), seed=seed, limit=limit)
+    out = Path(out)
+    metrics = ["psnr", "ssim"] + (["lpips", "mps"] if lpips is not None else [])
+    rows: list[dict[str, Any]] = []
+    for i in range(len(ds)):
+        item = ds[i]
+        x, target = item["input"], item["target"]
+        src = x[:3].permute(1, 2, 0).numpy()
+        guide = x[3:6].permute(1, 2, 0).numpy()
+        outputs = {"model": relighter.run(x[None])[0]}
+        for method, fn in BASELINES.items():
+            outputs[method] = torch.from_numpy(np.ascontiguousarray(fn(src, guide).transpose(2, 0, 1)))
+        values: dict[str, dict[str, float]] = {}
+        y = target[None]
+        for method, o in outputs.items():
+            o = o[None].float()
+            v = {"psnr": float(psnr(o, y)[0]), "ssim": float(ssim(o, y)[0])}
+            if lpips is not None:
+                with torch.inference_mode():
+                    v["lpips"] = float(lpips(o, y)[0])
+                v["mps"] = float(mps(v["ssim"], v["lpips"]))
+            values[method] = v
+        name = str(item["name"])
+        out_rgb = outputs["model"].permute(1, 2, 0).numpy()
+        tgt_rgb = target.permute(1, 2, 0).numpy()
+        for key, img in (
+            ("input", src),
+            ("guide", guide),
+            ("output", out_rgb),
+            ("target", tgt_rgb),
+            ("error", error_map(out_rgb, tgt_rgb)),
+        ):
+            save_thumb(out / "thumbs" / f"{name}_{key}.png", img, thumb)
+        rows.append({"name": name, "methods": values})
+        if progress:
+            progress(i + 1, len(ds))
+    if not rows:
+        raise RelightError(f"{data}: no pairs to evaluate")
+    methods = {}
+    for method in ["model", *BASELINES]:
+        methods[method] = {m: _mean([r["methods"][method][m] for r in rows]) for m in metrics}
+    summary = {
+        "model": relighter.info.name,
+        "weights": getattr(relighter.model, "relight_weights", "(in memory)"),
+        "data": desc,
+        "pairs": len(rows),
+        "device": str(relighter.device),
+        "precision": relighter.precision,
+        "metrics": metrics,
+        "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
+        "methods": methods,
+    }
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["pair", "method", *metrics])
+    for r in rows:
+        for method, v in r["methods"].items():
+            writer.writerow([r["name"], method, *(f"{v[m]:.6f}" for m in metrics)])
+    atomic_write_bytes(out / "metrics.csv", buf.getvalue().encode())
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
+    report = write_report(out, summary, rows)
+    return EvalResult(summary, rows, report)
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else float("nan")

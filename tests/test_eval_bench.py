@@ -1,0 +1,224 @@
+"""`relight eval` (metrics, baselines, report) and `relight bench`, and the exactness of inference optimisations."""
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import relightcli
+from relightcli import RelightError, list_models, model_info
+from relightcli.cli import app
+from relightcli.engine import optimize_for_inference
+from relightcli.evaluation import colour_transfer
+from relightcli.metrics import LPIPS, load_lpips, mps, psnr
+from relightcli.synth import synthesize
+
+from .conftest import tiny_model
+
+runner = CliRunner()
+
+
+def test_mps_is_the_challenges_formula() -> None:
+    assert mps(0.6784, 0.1566) == pytest.approx(0.7609, abs=1e-4)  # S3Net's published row
+    assert mps(0.7087, 0.1737) == pytest.approx(0.7675, abs=1e-4)  # DeepBlueAI's
+
+
+def _lpips_file(path: Path, naming: str) -> Path:
+    gen = torch.Generator().manual_seed(0)
+    state = {k: torch.rand(v.shape, generator=gen) * 0.1 for k, v in LPIPS().state_dict().items()}
+    if naming == "package":  # as lpips.LPIPS(net="alex").state_dict() holds them
+        state.update({f"lins.{k[3]}.{k.split('.', 1)[1]}": v for k, v in state.items() if k.startswith("lin")})
+        state["scaling_layer.shift"] = torch.zeros(1, 3, 1, 1)
+    elif naming == "torchvision":
+        slices = {1: (0, 2), 2: (2, 5), 3: (5, 8), 4: (8, 10), 5: (10, 12)}
+        state = {
+            (f"features.{k.split('.')[2]}.{k.split('.')[3]}" if k.startswith("net.") else k): v
+            for k, v in state.items()
+        }
+        assert all(
+            any(a <= int(k.split(".")[1]) < b for a, b in slices.values()) for k in state if k.startswith("features.")
+        )
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("naming", ["ours", "package", "torchvision"])
+def test_lpips_loads_the_usual_namings(tmp_path: Path, naming: str) -> None:
+    model = load_lpips(_lpips_file(tmp_path / "lpips.pth", naming))
+    x, y = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    assert torch.equal(model(x, x), torch.zeros(2))
+    assert (model(x, y) > 0).all()
+
+
+def test_lpips_unavailable_is_said_not_faked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELIGHT_LPIPS_WEIGHTS", raising=False)
+    with pytest.raises(RelightError, match="^LPIPS unavailable: no weights given"):
+        load_lpips()
+    torch.save({"net.slice1.0.weight": torch.zeros(64, 3, 11, 11)}, tmp_path / "part.pth")
+    with pytest.raises(RelightError, match="^LPIPS unavailable: .*lacks"):
+        load_lpips(tmp_path / "part.pth")
+
+
+def test_colour_transfer_matches_the_guides_lab_statistics() -> None:
+    rng = np.random.default_rng(0)
+    src = rng.random((32, 40, 3)).astype(np.float32) * 0.5 + 0.25
+    guide = (rng.random((32, 40, 3)) * [0.3, 0.2, 0.1] + [0.5, 0.3, 0.1]).astype(np.float32)
+    out = colour_transfer(src, guide)
+    lab_out = cv2.cvtColor(out, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    lab_guide = cv2.cvtColor(guide, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    np.testing.assert_allclose(lab_out.mean(0), lab_guide.mean(0), atol=1.0)
+    np.testing.assert_allclose(lab_out.std(0), lab_guide.std(0), rtol=0.1, atol=0.5)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("evalset")
+    synthesize(root, scenes=0, size=32, seed=9, pairs=3, supersample=1)
+    return root
+
+
+def test_eval_writes_csv_json_and_a_report_whose_links_resolve(pairs: Path, tiny_ckpt: Path, tmp_path: Path) -> None:
+    lp = _lpips_file(tmp_path / "lpips.pth", "package")
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(pairs),
+            "--weights",
+            str(tiny_ckpt),
+            "--out",
+            str(out),
+            "--lpips-weights",
+            str(lp),
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pairs"] == 3 and set(summary["methods"]) == {"model", "identity", "colour transfer"}
+    assert summary["metrics"] == ["psnr", "ssim", "lpips", "mps"]
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0] == "pair,method,psnr,ssim,lpips,mps" and len(rows) == 1 + 3 * 3
+    # identity's PSNR is the source against the target, computed here independently
+    from relightcli.io import read_image
+
+    src = read_image(pairs / "val" / "input" / "Pair000.png").rgb
+    tgt = read_image(pairs / "val" / "target" / "Pair000.png").rgb
+    expected = float(psnr(torch.from_numpy(src).permute(2, 0, 1)[None], torch.from_numpy(tgt).permute(2, 0, 1)[None]))
+    identity = next(r for r in rows if r.startswith("Pair000,identity"))
+    assert float(identity.split(",")[2]) == pytest.approx(expected, abs=1e-4)
+    page = (out / "index.html").read_text()
+    links = re.findall(r"src='([^']+)'", page)
+    assert len(links) == 3 * 5 and all((out / link).is_file() for link in links)
+    assert "Evaluation of s3net_res2net50d" in page
+
+
+def test_eval_without_lpips_reports_psnr_and_ssim_only(
+    pairs: Path, tiny_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RELIGHT_LPIPS_WEIGHTS", raising=False)
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(pairs / "val"),
+            "--weights",
+            str(tiny_ckpt),
+            "--out",
+            str(tmp_path / "r"),
+            "--limit",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "LPIPS unavailable" in result.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["metrics"] == ["psnr", "ssim"] and summary["pairs"] == 2
+    bad = runner.invoke(app, ["eval", "--data", str(tmp_path / "nothing"), "--weights", str(tiny_ckpt)])
+    assert bad.exit_code == 1 and bad.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nothing'}: dataset folder not found"
+    ]
+
+
+def test_bench_json_has_every_field_positive(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = (
+        '{"encoder_args": {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128], "stem_width": 16, "base_width": 8}}'
+    )
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--cpu",
+            "--model",
+            "s3net_res2net50d",
+            "--model-args",
+            args,
+            "--size",
+            "64",
+            "--repeats",
+            "2",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert [r["precision"] for r in rows] == ["fp32", "bf16"]
+    for r in rows:
+        for key in (
+            "gflop",
+            "median_s",
+            "min_s",
+            "max_s",
+            "images_per_s",
+            "peak_memory_mb",
+            "achieved_gflops",
+            "device_peak_gflops",
+            "percent_of_peak",
+            "params_m",
+        ):
+            assert r[key] > 0, key
+    bad = runner.invoke(app, ["bench", "--cpu", "--precision", "fp16", "--size", "64"])
+    assert bad.exit_code == 1 and "fp16 on CUDA" in bad.stderr
+
+
+def _with_random_bn_statistics(model: torch.nn.Module) -> torch.nn.Module:
+    gen = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=gen) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+    return model
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_fp32_inference_optimisations_are_exact(name: str) -> None:
+    model = _with_random_bn_statistics(tiny_model(name)).eval()
+    m = max(model_info(name).size_multiple, 8)
+    x = torch.rand(1, 8, 4 * m, 4 * m)
+    with torch.inference_mode():
+        ref = model(x)
+        ref = ref[0] if isinstance(ref, list) else ref
+        for fold, cl in ((True, False), (False, True), (True, True)):
+            fast = optimize_for_inference(model, fold_bn=fold, channels_last=cl)
+            out = fast(x.contiguous(memory_format=torch.channels_last) if cl else x)
+            out = out[0] if isinstance(out, list) else out
+            assert (out - ref).abs().max() < 1e-5, (fold, cl)
+            if fold:
+                assert not any(isinstance(mod, torch.nn.BatchNorm2d) for mod in fast.modules())
+    assert fast.relight_info == model.relight_info
+    assert relightcli.create_model  # the original is untouched
+    assert any(isinstance(mod, torch.nn.BatchNorm2d) for mod in model.modules()) == (
+        name.startswith(("s3net", "formresnet"))
+    )
