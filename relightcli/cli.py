@@ -90,8 +90,11 @@ def _load(weights: str | None, model: str | None, device: str, precision: Precis
 def apply(
     src: Annotated[Path, typer.Argument(help="Source photo (PNG/JPEG, 8/16-bit, gray/RGB/RGBA).")],
     src_depth: Annotated[Path, typer.Argument(help="Source depth: PNG, .npy array or VIDIT dict .npy.")],
-    guide: Annotated[Path, typer.Argument(help="Guide photo whose lighting to copy (any size).")],
-    guide_depth: Annotated[Path, typer.Argument(help="Guide depth map.")],
+    guide: Annotated[Path | None, typer.Argument(help="Guide photo whose lighting to copy (any size).")] = None,
+    guide_depth: Annotated[Path | None, typer.Argument(help="Guide depth map.")] = None,
+    light: Annotated[
+        str | None, typer.Option("--light", "-l", help="A VIDIT setting instead of a guide, e.g. 3500K/NW.")
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output image (default: <src>_relit.png here).")
     ] = None,
@@ -103,9 +106,17 @@ def apply(
         bool, typer.Option("--raw-depth", help="Use depth values as they are (in [0, 1]) instead of per image.")
     ] = False,
 ) -> None:
-    """Relight SRC as it would look under GUIDE's lighting."""
+    """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW)."""
     from .apply import relight_files
 
+    if light is not None:
+        from .bundled import preset
+
+        if guide is not None or guide_depth is not None:
+            raise RelightError("give either GUIDE GUIDE_DEPTH or --light, not both")
+        guide, guide_depth = preset(light)
+    elif guide is None or guide_depth is None:
+        raise RelightError("missing GUIDE and GUIDE_DEPTH (or use --light PRESET, e.g. --light 3500K/NW)")
     relighter = _load(weights, model, device, precision)
     start = time.perf_counter()
     with err_console.status(f"Relighting {escape(str(src))} on {relighter.device} ({relighter.precision}) ..."):
@@ -114,6 +125,31 @@ def apply(
         f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}, "
         f"{time.perf_counter() - start:.2f} s)"
     )
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")] = Path("relight-demo"),
+    sample: Annotated[int, typer.Option("--sample", help="Which bundled sample (0, 1, 2).")] = 0,
+    weights: WeightsOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.auto,
+) -> None:
+    """Relight a bundled sample offline with the shipped weights; writes the result and a comparison."""
+    from .demo import run_demo
+
+    relighter = _load(weights, model, device, precision)
+    start = time.perf_counter()
+    with err_console.status("Relighting the bundled sample ..."):
+        result = run_demo(relighter, out, sample)
+    console.print(
+        f"{result.sample.name}: {result.sample.description} ({relighter.info.name}, {relighter.device}, "
+        f"{relighter.precision}, {time.perf_counter() - start:.2f} s)"
+    )
+    console.print(f"relit image: {escape(str(result.relit))}")
+    console.print(f"comparison (source | guide | relit | target): {escape(str(result.comparison))}")
 
 
 @app.command()

@@ -33,7 +33,7 @@ def test_setting_names_and_parsing() -> None:
     assert len(SETTINGS) == 40 and len(set(SETTINGS)) == 40
     assert str(Setting(4500, "E")) == "4500_E" and Setting(4500, "E").azimuth == 90.0
     assert Setting.parse("3500K/nw") == Setting(3500, "NW") == Setting.parse("3500_NW")
-    with pytest.raises(RelightError, match="unknown lighting setting '3000K/N'; valid: 2500_N"):
+    with pytest.raises(RelightError, match="unknown lighting setting '3000K/N'; valid: 2500K/N, 2500K/NE"):
         Setting.parse("3000K/N")
 
 

@@ -1,5 +1,6 @@
 """`relight train`: learning, resumability (SIGKILL and Ctrl-C), torchrun/gloo equivalence, reports, errors."""
 
+import contextlib
 import csv
 import json
 import os
@@ -15,6 +16,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import relightcli
+from relightcli import RelightError
 from relightcli.cli import app
 from relightcli.synth import synthesize
 from relightcli.training import TrainConfig, train
@@ -222,3 +224,30 @@ def test_cli_errors_are_one_line(data: Path, tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     again = runner.invoke(app, _cli_args(data, tmp_path / "f", "--epochs", "1"))
     assert again.exit_code == 1 and "already holds a training run" in again.stderr
+
+
+@pytest.mark.parametrize("name", relightcli.list_models())
+def test_every_registered_model_trains(name: str, data: Path, tmp_path: Path) -> None:
+    from .conftest import TINY_ARGS as ARGS
+
+    cfg = TrainConfig(
+        data=data,
+        model=name,
+        model_args=ARGS.get(name, {}),
+        out=tmp_path / "r",
+        epochs=1,
+        batch_size=2,
+        loss="l1",
+        size=32,
+        device="cpu",
+        max_steps=2,
+        cache_dir=tmp_path / "c",
+    )
+    assert train(cfg).steps == 2
+    with (
+        pytest.raises(RelightError, match="has no option pretrained_backbone")
+        if not name.startswith("s3net")
+        else contextlib.nullcontext()
+    ):
+        if not name.startswith("s3net"):
+            train(TrainConfig(data=data, model=name, out=tmp_path / "p", pretrained_backbone=True, loss="l1"))

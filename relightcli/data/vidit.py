@@ -43,7 +43,8 @@ class Setting:
         """``"3500_NW"``, ``"3500K/NW"`` or ``"3500/nw"``."""
         m = re.fullmatch(r"\s*(\d{4})\s*[kK]?\s*[_/ ]\s*([NnSsEeWw]{1,2})\s*", text)
         if not m or int(m[1]) not in TEMPERATURES or m[2].upper() not in DIRECTIONS:
-            raise RelightError(f"unknown lighting setting {text!r}; valid: {', '.join(map(str, SETTINGS))}")
+            valid = ", ".join(f"{s.temperature}K/{s.direction}" for s in SETTINGS)
+            raise RelightError(f"unknown lighting setting {text!r}; valid: {valid}")
         return cls(int(m[1]), m[2].upper())
 
 

@@ -197,7 +197,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
         raise RelightError(f"{cfg.data}: {len(train_ds)} training pairs, fewer than one batch of {per_step}")
 
     _seed_everything(cfg.seed)
-    model = create_model(cfg.model, pretrained_backbone=cfg.pretrained_backbone and state is None, **cfg.model_args)
+    init = {"pretrained_backbone": True} if cfg.pretrained_backbone and state is None else {}
+    model = create_model(cfg.model, **init, **cfg.model_args)
     info = model.relight_info
     if state is not None:
         load_state_dict_strict(model, state["model"], str(run / STATE_FILE))
