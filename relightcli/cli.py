@@ -72,9 +72,30 @@ PrecisionOpt = Annotated[
 ]
 
 
-def _load(weights: str | None, model: str | None, device: str, precision: Precision) -> Any:
+TileOpt = Annotated[int | None, typer.Option("--tile", help="Run in overlapping tiles of this side (pixels).")]
+OverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Pixels shared by neighbouring tiles.")]
+MaxSideOpt = Annotated[
+    int | None, typer.Option("--max-side", help="Relight at this working size, carry it to full resolution.")
+]
+
+
+def _load(
+    weights: str | None,
+    model: str | None,
+    device: str,
+    precision: Precision,
+    *,
+    tile: int | None = None,
+    tile_overlap: int = 32,
+    max_side: int | None = None,
+) -> Any:
     from .checkpoint import load_model
     from .engine import Relighter
+
+    if tile is not None and tile <= 2 * tile_overlap:
+        raise RelightError(f"--tile {tile} must be larger than twice --tile-overlap {tile_overlap}")
+    if max_side is not None and max_side < 16:
+        raise RelightError(f"--max-side {max_side}: must be at least 16")
 
     if weights is None:
         from .weights import default_weights
@@ -82,14 +103,22 @@ def _load(weights: str | None, model: str | None, device: str, precision: Precis
         weights = str(default_weights())
     with err_console.status(f"Loading {escape(weights)} ..."):
         net = load_model(weights, model=model)
-        return Relighter(net, device=device, precision=precision.value)
+        return Relighter(
+            net,
+            device=device,
+            precision=precision.value,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            max_side=max_side,
+            on_message=lambda m: err_console.print(f"[yellow]{escape(m)}[/]"),
+        )
 
 
 @app.command()
 @user_errors
 def apply(
-    src: Annotated[Path, typer.Argument(help="Source photo (PNG/JPEG, 8/16-bit, gray/RGB/RGBA).")],
-    src_depth: Annotated[Path, typer.Argument(help="Source depth: PNG, .npy array or VIDIT dict .npy.")],
+    src: Annotated[Path | None, typer.Argument(help="Source photo (PNG/JPEG, 8/16-bit, gray/RGB/RGBA).")] = None,
+    src_depth: Annotated[Path | None, typer.Argument(help="Source depth: PNG, .npy or VIDIT dict .npy.")] = None,
     guide: Annotated[Path | None, typer.Argument(help="Guide photo whose lighting to copy (any size).")] = None,
     guide_depth: Annotated[Path | None, typer.Argument(help="Guide depth map.")] = None,
     light: Annotated[
@@ -105,10 +134,41 @@ def apply(
     raw_depth: Annotated[
         bool, typer.Option("--raw-depth", help="Use depth values as they are (in [0, 1]) instead of per image.")
     ] = False,
+    tile: TileOpt = None,
+    tile_overlap: OverlapOpt = 32,
+    max_side: MaxSideOpt = None,
+    pairs: Annotated[
+        Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
+    ] = None,
+    src_dir: Annotated[
+        Path | None, typer.Option("--src-dir", help="Relight every image of a folder into -o OUTDIR.")
+    ] = None,
+    guide_opt: Annotated[Path | None, typer.Option("--guide", help="The guide for --src-dir.")] = None,
+    guide_depth_opt: Annotated[Path | None, typer.Option("--guide-depth", help="Its depth.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
 ) -> None:
-    """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW)."""
+    """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW).
+
+    Folders: --pairs DIR, or --src-dir DIR with --guide/--guide-depth (or --light); then -o is a folder.
+    """
     from .apply import relight_files
 
+    if pairs is not None or src_dir is not None:
+        _apply_batch(
+            src,
+            pairs,
+            src_dir,
+            guide_opt,
+            guide_depth_opt,
+            light,
+            output,
+            overwrite,
+            raw_depth,
+            (weights, model, device, precision, tile, tile_overlap, max_side),
+        )
+        return
+    if src is None or src_depth is None:
+        raise RelightError("missing SRC and SRC_DEPTH (or use --pairs DIR / --src-dir DIR for folders)")
     if light is not None:
         from .bundled import preset
 
@@ -117,7 +177,7 @@ def apply(
         guide, guide_depth = preset(light)
     elif guide is None or guide_depth is None:
         raise RelightError("missing GUIDE and GUIDE_DEPTH (or use --light PRESET, e.g. --light 3500K/NW)")
-    relighter = _load(weights, model, device, precision)
+    relighter = _load(weights, model, device, precision, tile=tile, tile_overlap=tile_overlap, max_side=max_side)
     start = time.perf_counter()
     with err_console.status(f"Relighting {escape(str(src))} on {relighter.device} ({relighter.precision}) ..."):
         out = relight_files(relighter, src, src_depth, guide, guide_depth, output, raw_depth=raw_depth)
@@ -125,6 +185,78 @@ def apply(
         f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}, "
         f"{time.perf_counter() - start:.2f} s)"
     )
+
+
+def _apply_batch(
+    src: Path | None,
+    pairs: Path | None,
+    src_dir: Path | None,
+    guide: Path | None,
+    guide_depth: Path | None,
+    light: str | None,
+    output: Path | None,
+    overwrite: bool,
+    raw_depth: bool,
+    load_args: tuple,
+) -> None:
+    """``relight apply --pairs DIR`` / ``--src-dir DIR``: the model loaded once, failures reported at the end."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .batch import folder_jobs, pair_jobs, run_jobs, shard
+
+    if src is not None:
+        raise RelightError("--pairs/--src-dir take no SRC arguments")
+    if pairs is not None and src_dir is not None:
+        raise RelightError("give either --pairs or --src-dir, not both")
+    if output is None:
+        raise RelightError("folders need an output folder: -o OUTDIR")
+    if pairs is not None:
+        jobs = pair_jobs(pairs, output)
+    else:
+        if light is not None:
+            from .bundled import preset
+
+            guide, guide_depth = preset(light)
+        elif guide is None or guide_depth is None:
+            raise RelightError("--src-dir needs --guide and --guide-depth (or --light PRESET)")
+        jobs = folder_jobs(src_dir, guide, guide_depth, output)
+    jobs = shard(jobs)
+    weights, model, device, precision, tile, tile_overlap, max_side = load_args
+    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    relighter = _load(weights, model, device, precision, tile=tile, tile_overlap=tile_overlap, max_side=max_side)
+    with Progress(
+        TextColumn("relighting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("relight", total=len(jobs), rate="")
+        summary = run_jobs(
+            relighter,
+            jobs,
+            overwrite=overwrite,
+            raw_depth=raw_depth,
+            progress=lambda done, total, ips: bar.update(task, completed=done, rate=f"{ips:.2f} img/s"),
+        )
+    rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
+    console.print(
+        f"relit {summary.done}, skipped {summary.skipped} existing, failed {len(summary.failed)} "
+        f"of {len(jobs)} into {escape(str(output))} ({rate:.2f} img/s)"
+    )
+    for name, message in summary.failed:
+        err_console.print(f"[bold red]failed:[/] {escape(name)}: {escape(message)}")
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -181,7 +313,7 @@ def synth(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("rendering scenes", total=None)
         summary = synthesize(
             out,
@@ -219,6 +351,7 @@ class _RichTrainReporter:
             TextColumn("{task.fields[info]}"),
             console=err_console,
             transient=True,
+            disable=not err_console.is_terminal,
         )
         self.task = None
         self.live = False
@@ -414,6 +547,7 @@ def eval_cmd(
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
+        disable=not err_console.is_terminal,
     ) as bar:
         task = bar.add_task("evaluating", total=None)
         result = evaluate(
@@ -501,7 +635,7 @@ def bench(
                 )
     table = Table(title=f"relight bench: {size}x{size} on {device}", box=box.SIMPLE_HEAD)
     table.add_column("model", no_wrap=True)
-    for col in ("prec", "median s", "spread s", "img/s", "peak MB", "GFLOP", "GFLOP/s", "% peak"):
+    for col in ("prec", "median s", "spread", "img/s", "MB", "GFLOP", "GFLOP/s", "%peak"):
         table.add_column(col, justify="left" if col == "prec" else "right", no_wrap=True)
     for r in rows:
         table.add_row(
@@ -510,20 +644,41 @@ def bench(
             f"{r.median_s:.3f}",
             f"{r.max_s - r.min_s:.3f}",
             f"{r.images_per_s:.2f}",
-            f"{r.peak_memory_mb:,.0f}",
-            f"{r.gflop:,.1f}",
-            f"{r.achieved_gflops:,.1f}",
+            f"{r.peak_memory_mb:.0f}",
+            f"{r.gflop:.0f}",
+            f"{r.achieved_gflops:.0f}",
             f"{r.percent_of_peak:.0f}%",
         )
     console.print(table)
     console.print("device peak (matmul, same run): " + ", ".join(f"{p} {v:,.1f} GFLOP/s" for p, v in peaks.items()))
     console.print(
-        f"memory: {rows[0].memory_kind}; spread = max - min of {repeats} runs; channels_last="
+        f"MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); channels_last="
         f"{channels_last}, fold_bn={fold_bn}, compile={compile_model}; random weights"
     )
     if json_out is not None:
         atomic_write_bytes(json_out, json.dumps([r.to_json() for r in rows], indent=2).encode())
         console.print(f"wrote {escape(str(json_out))}")
+
+
+@app.command()
+@user_errors
+def export(
+    src: Annotated[str, typer.Argument(help="A relightcli checkpoint (file or hf://).")],
+    out: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
+    dtype: Annotated[str, typer.Option("--dtype", help="Storage precision: fp16, bf16 or fp32.")] = "fp16",
+) -> None:
+    """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata."""
+    import torch
+
+    from .checkpoint import load_model, read_checkpoint, resolve_weights, save_checkpoint
+
+    dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+    if dtype not in dtypes:
+        raise RelightError(f"--dtype {dtype!r}: expected fp16, bf16 or fp32")
+    model = load_model(src)
+    meta = read_checkpoint(resolve_weights(src))[1]
+    path = save_checkpoint(model, out, dtype=dtypes[dtype], metadata={**meta, "storage_dtype": dtype})
+    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype})")
 
 
 @app.command("models")

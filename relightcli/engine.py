@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import RelightError
+from .largeimage import run_tiled, upsample_relighting, working_size
 from .models import ModelInfo
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -148,6 +150,10 @@ class Relighter:
     device: str | torch.device = "auto"
     precision: str = "auto"
     optimize: bool = True
+    tile: int | None = None
+    tile_overlap: int = 32
+    max_side: int | None = None
+    on_message: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self.info: ModelInfo = self.model.relight_info
@@ -160,13 +166,44 @@ class Relighter:
 
     @torch.inference_mode()
     def run(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 8, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` float32 in [0, 1] on the CPU."""
+        """``(B, 8, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` float32 in [0, 1] on the CPU (whole image)."""
         x = x.to(self.device)
         if self.optimize:
             x = x.contiguous(memory_format=torch.channels_last)
-        return forward_padded(self.model, x, self.info.size_multiple, self.precision).cpu().contiguous()
+        try:
+            return forward_padded(self.model, x, self.info.size_multiple, self.precision).cpu().contiguous()
+        except torch.cuda.OutOfMemoryError:
+            if self.tile:
+                raise  # run_tiled halves the tile and retries
+            torch.cuda.empty_cache()
+            raise RelightError(
+                f"out of GPU memory at {x.shape[-1]}x{x.shape[-2]}; use --tile 512 or --max-side 1024"
+            ) from None
 
     def relight(self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> np.ndarray:
-        """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1]."""
-        y = self.run(make_input(src, src_depth, guide, guide_depth))
+        """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1].
+
+        With ``max_side`` a larger source is relit at that working size and the result carried to full
+        resolution (`largeimage.upsample_relighting`); with ``tile`` larger inputs run in overlapping tiles.
+        """
+        h, w = src.shape[:2]
+        if self.max_side and max(h, w) > self.max_side:
+            size = working_size(h, w, self.max_side)
+            small_src, small_depth = _resize(src, size), _resize(src_depth, size)
+            out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth)
+            return upsample_relighting(src, small_src, out_small)
+        return self._relight_at_size(src, src_depth, guide, guide_depth)
+
+    def _relight_at_size(
+        self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray
+    ) -> np.ndarray:
+        x = make_input(src, src_depth, guide, guide_depth)
+        if self.tile and max(x.shape[-2:]) > self.tile:
+            y = run_tiled(self.run, x, self.tile, self.tile_overlap, on_retry=self._say_retry)
+        else:
+            y = self.run(x)
         return y[0].permute(1, 2, 0).numpy()
+
+    def _say_retry(self, tile: int) -> None:
+        if self.on_message:
+            self.on_message(f"out of GPU memory: retrying with {tile}px tiles")

@@ -1,0 +1,88 @@
+"""The shipped default weights, the offline demo and the light presets."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from typer.testing import CliRunner
+
+import relightcli
+from relightcli.bundled import preset, preset_names, samples
+from relightcli.cli import app
+from relightcli.data import SETTINGS
+from relightcli.io import read_image
+from relightcli.weights import default_weights
+
+runner = CliRunner()
+
+
+def test_shipped_weights_load_offline_and_name_a_registered_model() -> None:
+    path = default_weights()
+    assert path.stat().st_size <= 25 * 2**20
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}  # noqa: SIM118
+    assert meta["model"] in relightcli.list_models() and meta["storage_dtype"] == "fp16"
+    assert "F16" in dtypes
+    model = relightcli.load_model(path)
+    assert model.relight_info.name == meta["model"]
+
+
+def test_demo_runs_offline_and_relights(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env_cmd = [sys.executable, "-m", "relightcli", "demo", "-o", str(out)]
+    proc = subprocess.run(
+        env_cmd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    relit, src = read_image(out / "sample0_relit.png"), read_image(samples()[0].src)
+    assert relit.size == src.size
+    assert np.abs(relit.rgb - src.rgb).mean() > 0.01
+    comparison = read_image(out / "sample0_comparison.png")
+    assert comparison.size[1] > 3 * src.size[1]
+    assert "comparison (source | guide | relit | target)" in proc.stdout
+
+
+def test_every_preset_resolves_and_unknown_ones_list_the_valid() -> None:
+    names = preset_names()
+    assert len(names) == len(SETTINGS) == 40
+    for name in names:
+        guide, depth = preset(name)
+        assert read_image(guide).size == (128, 128) and depth.is_file()
+    with pytest.raises(
+        relightcli.RelightError, match=r"unknown lighting setting '7000K/N'; valid: 2500K/N, .*6500K/NW"
+    ):
+        preset("7000K/N")
+
+
+def test_apply_with_a_light_preset(tmp_path: Path) -> None:
+    s = samples()[1]
+    out = tmp_path / "preset.png"
+    result = runner.invoke(app, ["apply", str(s.src), str(s.src_depth), "--light", "3500K/NW", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_image(out).size == read_image(s.src).size
+    both = runner.invoke(
+        app,
+        [
+            "apply",
+            str(s.src),
+            str(s.src_depth),
+            str(s.guide),
+            str(s.guide_depth),
+            "--light",
+            "3500K/NW",
+            "-o",
+            str(tmp_path / "x.png"),
+        ],
+    )
+    assert both.exit_code == 1 and "not both" in both.stderr
+    neither = runner.invoke(app, ["apply", str(s.src), str(s.src_depth), "-o", str(tmp_path / "x.png")])
+    assert neither.exit_code == 1 and "missing GUIDE and GUIDE_DEPTH" in neither.stderr
+    assert not (tmp_path / "x.png").exists()
