@@ -320,7 +320,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             row["images_per_s"] = partial["images"] / max(partial["seconds"], 1e-9)
             distributed.barrier(dist_info)
             if dist_info.is_main:
-                _end_of_epoch(cfg, run, model, val_ds, device, info.size_multiple, row, history, best)
+                _end_of_epoch(cfg, run, model, val_ds, device, info.size_multiple, row, best)
                 best = max(best, row["val_psnr"]) if val_ds is not None else best
                 history.append(row)
                 commit(epoch + 1, 0)
@@ -345,7 +345,6 @@ def _end_of_epoch(
     device: torch.device,
     multiple: int,
     row: dict[str, Any],
-    history: list[dict[str, Any]],
     best: float,
 ) -> None:
     """Validate, save ``last`` (and ``best``) weights, write ``samples.png``; fills the row's val_* fields."""
