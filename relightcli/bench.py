@@ -4,8 +4,11 @@ For each model and setting: warm-up runs, then the median and spread of repeated
 events after synchronisation), images/s, peak memory (``torch.cuda.max_memory_allocated`` on GPUs, the
 process's peak resident set on CPUs, reset before each setting), GFLOP per image (counted with
 ``torch.utils.flop_counter``), achieved GFLOP/s and the percentage of the device's peak, measured in the same
-run as a large matrix product in the same precision. Models run with random weights: speed does not depend
-on the values.
+run as a large matrix product in the same precision, right before each setting and summarised by the same
+statistic (the median) as the model's latency, so that drift on a shared machine moves both alike. Weights are
+handled as ``relight apply`` does (`relightcli.engine.casts_weights`: cast once to bf16 on CPUs, autocast
+otherwise) unless ``cast_weights`` says otherwise. Models run with random weights: speed does not depend on the
+values.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .engine import _DTYPES, optimize_for_inference, pad_to_multiple
+from .engine import _DTYPES, casts_weights, optimize_for_inference, pad_to_multiple
 from .models import IN_CHANNELS, create_model
 from .models.summary import count_flops
 
@@ -28,6 +31,7 @@ class BenchRow:
     model: str
     device: str
     precision: str
+    weights: str
     channels_last: bool
     fold_bn: bool
     compiled: bool
@@ -68,15 +72,16 @@ def _timed(fn, device: torch.device) -> float:
     return time.perf_counter() - t
 
 
-def device_peak_gflops(device: torch.device, precision: str, n: int | None = None, repeats: int = 3) -> float:
-    """Best GFLOP/s of an ``n x n`` matrix product in ``precision`` on ``device`` (the practical peak)."""
+def device_peak_gflops(device: torch.device, precision: str, n: int | None = None, repeats: int = 5) -> float:
+    """GFLOP/s of an ``n x n`` matrix product in ``precision`` on ``device`` (the practical peak): the median
+    of ``repeats`` timed products after one warm-up, the statistic `bench_model` reports for models."""
     n = n or (8192 if device.type == "cuda" else 4096)
     dtype = _DTYPES.get(precision, torch.float32)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     torch.matmul(a, b)
-    best = min(_timed(lambda: torch.matmul(a, b), device) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
+    median = statistics.median(_timed(lambda: torch.matmul(a, b), device) for _ in range(repeats))
+    return 2 * n**3 / median / 1e9
 
 
 def _reset_peak_rss() -> bool:
@@ -106,33 +111,45 @@ def bench_model(
     channels_last: bool = True,
     fold_bn: bool = True,
     compile_model: bool = False,
+    cast_weights: bool | None = None,
     warmup: int = 1,
     repeats: int = 5,
     peak: float | None = None,
     model_args: dict | None = None,
 ) -> BenchRow:
-    """Benchmark one registry model at ``size x size`` in one setting."""
+    """Benchmark one registry model at ``size x size`` in one setting.
+
+    ``cast_weights`` None follows the engine (`casts_weights`); True casts the weights to ``precision``
+    (bf16/fp16) and feeds a cast input; False autocasts. ``peak`` None measures the device peak now.
+    """
     model_args = model_args or {}
     model = create_model(name, **model_args).eval()
     params = sum(p.numel() for p in model.parameters())
     multiple = model.relight_info.size_multiple
-    model = optimize_for_inference(model, fold_bn=fold_bn, channels_last=channels_last).to(device)
+    dtype = _DTYPES.get(precision)
+    cast = dtype is not None and (casts_weights(device, precision) if cast_weights is None else cast_weights)
+    weights = f"{precision} cast" if cast else "autocast" if dtype is not None else "fp32"
+    model = optimize_for_inference(
+        model, fold_bn=fold_bn, channels_last=channels_last, dtype=dtype if cast else None
+    ).to(device)
     if compile_model:
         model = torch.compile(model)
     x = pad_to_multiple(torch.rand(1, IN_CHANNELS, size, size), multiple).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    dtype = _DTYPES.get(precision)
+    if cast:
+        x = x.to(dtype)
 
     def run() -> None:
         with (
             torch.inference_mode(),
-            torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
+            torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None and not cast),
         ):
             model(x)
 
     for _ in range(warmup):
         run()
+    peak = peak if peak is not None else device_peak_gflops(device, precision)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     else:
@@ -144,12 +161,12 @@ def bench_model(
         memory, kind = _peak_rss_mb(), "peak RSS (process)"
     gflop = count_flops(name, size, **model_args) / 1e9
     median = statistics.median(times)
-    peak = peak if peak is not None else device_peak_gflops(device, precision)
     achieved = gflop / median
     return BenchRow(
         name,
         str(device),
         precision,
+        weights,
         channels_last,
         fold_bn,
         compile_model,

@@ -583,6 +583,9 @@ def bench(
     channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last")] = True,
     fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold BatchNorm into convs.")] = True,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    cast: Annotated[
+        str, typer.Option("--weights-cast", help="auto (as relight apply: cast on CPU), cast, or autocast.")
+    ] = "auto",
     warmup: Annotated[int, typer.Option("--warmup")] = 1,
     repeats: Annotated[int, typer.Option("--repeats")] = 5,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
@@ -593,7 +596,7 @@ def bench(
     import torch
 
     from .atomic import atomic_write_bytes
-    from .bench import bench_model, device_peak_gflops
+    from .bench import bench_model
     from .engine import resolve_device
     from .models import list_models
 
@@ -611,10 +614,11 @@ def bench(
         args = json.loads(model_args)
     except json.JSONDecodeError as exc:
         raise RelightError(f"--model-args: {exc}") from None
+    if cast not in ("auto", "cast", "autocast"):
+        raise RelightError(f"--weights-cast {cast!r}: expected auto, cast or autocast")
     torch.manual_seed(0)
     rows = []
-    with err_console.status("measuring the device peak ...") as status:
-        peaks = {p: device_peak_gflops(device, p) for p in precisions}
+    with err_console.status("measuring ...") as status:
         for name in names:
             for p in precisions:
                 status.update(f"{name} {p} at {size}x{size} on {device} ...")
@@ -627,33 +631,35 @@ def bench(
                         channels_last=channels_last,
                         fold_bn=fold_bn,
                         compile_model=compile_model,
+                        cast_weights=None if cast == "auto" else cast == "cast",
                         warmup=warmup,
                         repeats=repeats,
-                        peak=peaks[p],
                         model_args=args,
                     )
                 )
     table = Table(title=f"relight bench: {size}x{size} on {device}", box=box.SIMPLE_HEAD)
     table.add_column("model", no_wrap=True)
-    for col in ("prec", "median s", "spread", "img/s", "MB", "GFLOP", "GFLOP/s", "%peak"):
+    for col in ("prec", "weights", "median s", "spread", "img/s", "MB", "GFLOP", "GFLOP/s", "peak", "%peak"):
         table.add_column(col, justify="left" if col == "prec" else "right", no_wrap=True)
     for r in rows:
         table.add_row(
             r.model,
             r.precision,
+            r.weights,
             f"{r.median_s:.3f}",
             f"{r.max_s - r.min_s:.3f}",
             f"{r.images_per_s:.2f}",
             f"{r.peak_memory_mb:.0f}",
             f"{r.gflop:.0f}",
             f"{r.achieved_gflops:.0f}",
+            f"{r.device_peak_gflops:.0f}",
             f"{r.percent_of_peak:.0f}%",
         )
     console.print(table)
-    console.print("device peak (matmul, same run): " + ", ".join(f"{p} {v:,.1f} GFLOP/s" for p, v in peaks.items()))
     console.print(
-        f"MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); channels_last="
-        f"{channels_last}, fold_bn={fold_bn}, compile={compile_model}; random weights"
+        "peak: the device's GFLOP/s on a large matmul in the same precision, measured just before each row "
+        f"(median of 5, like the latency); MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); "
+        f"channels_last={channels_last}, fold_bn={fold_bn}, compile={compile_model}; random weights"
     )
     if json_out is not None:
         atomic_write_bytes(json_out, json.dumps([r.to_json() for r in rows], indent=2).encode())

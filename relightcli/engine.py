@@ -79,24 +79,51 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int, precision: str = "fp32") -> torch.Tensor:
-    """Pad to ``multiple``, run under ``precision`` autocast, take the final output, crop back, clamp to [0, 1].
+def weights_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of ``model``'s first floating-point parameter (float32 for a parameter-free model)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
 
-    Call it under ``torch.inference_mode()`` (or ``no_grad``); the result is float32 on ``x``'s device.
+
+def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int, precision: str = "fp32") -> torch.Tensor:
+    """Pad to ``multiple``, run in ``precision``, take the final output, crop back, clamp to [0, 1].
+
+    A model whose weights are float32 runs under ``precision`` autocast; a model already cast to bf16/fp16
+    (`optimize_for_inference` with ``dtype``, the CPU bf16 fast path) gets its input in that dtype and no
+    autocast. Call it under ``torch.inference_mode()`` (or ``no_grad``); the result is float32 on ``x``'s device.
     """
     h, w = x.shape[-2:]
     x = pad_to_multiple(x.float(), multiple)
-    dtype = _DTYPES.get(precision)
-    with torch.autocast(device_type=x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        y = model(x)
+    cast = weights_dtype(model)
+    if cast != torch.float32:
+        y = model(x.to(cast))
+    else:
+        dtype = _DTYPES.get(precision)
+        with torch.autocast(device_type=x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            y = model(x)
     if isinstance(y, (list, tuple)):
         y = y[0]
     return y[..., :h, :w].float().clamp(0.0, 1.0)
 
 
-def optimize_for_inference(model: nn.Module, *, fold_bn: bool = True, channels_last: bool = False) -> nn.Module:
+def casts_weights(device: torch.device, precision: str) -> bool:
+    """Whether inference in ``precision`` on ``device`` casts the weights once instead of autocasting.
+
+    On CPUs, bf16 weights with a bf16 input skip autocast's per-call weight casts and dtype conversions (the
+    faster CPU path, `benchmarks/cpu_fast_path.py` compares them); on CUDA, fp16/bf16 stay under autocast,
+    which keeps its fp32 list (reductions, norms) in fp32.
+    """
+    return device.type == "cpu" and precision == "bf16"
+
+
+def optimize_for_inference(
+    model: nn.Module, *, fold_bn: bool = True, channels_last: bool = False, dtype: torch.dtype | None = None
+) -> nn.Module:
     """A copy of ``model`` for inference: BatchNorm folded into the preceding convolutions, optionally
-    channels_last. Both are exact in fp32 up to rounding (checked against the plain model in the tests).
+    channels_last, optionally cast to ``dtype``. Folding and channels_last are exact in fp32 up to rounding
+    (checked against the plain model in the tests); the cast is the bf16 fast path on CPUs.
 
     Folding traces each top-level child with ``torch.fx`` and fuses conv-BN pairs; a child that cannot be
     traced is kept as it is.
@@ -112,6 +139,8 @@ def optimize_for_inference(model: nn.Module, *, fold_bn: bool = True, channels_l
                     setattr(model, name, fuse(child))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if dtype is not None:
+        model = model.to(dtype)
     model.relight_info, model.relight_args = info, args
     return model
 
@@ -161,7 +190,8 @@ class Relighter:
         self.precision = resolve_precision(self.precision, self.device, self.info)
         model = self.model.eval()
         if self.optimize:
-            model = optimize_for_inference(model, fold_bn=True, channels_last=True)
+            cast = _DTYPES[self.precision] if casts_weights(self.device, self.precision) else None
+            model = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=cast)
         self.model = model.to(self.device)
 
     @torch.inference_mode()

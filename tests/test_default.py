@@ -86,3 +86,17 @@ def test_apply_with_a_light_preset(tmp_path: Path) -> None:
     neither = runner.invoke(app, ["apply", str(s.src), str(s.src_depth), "-o", str(tmp_path / "x.png")])
     assert neither.exit_code == 1 and "missing GUIDE and GUIDE_DEPTH" in neither.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_default_model_beats_the_identity_on_held_out_pairs(tmp_path: Path) -> None:
+    """Two pairs of scenes never seen in training (seed 1; the default weights were trained on seed 0)."""
+    from relightcli.engine import Relighter
+    from relightcli.evaluation import evaluate
+    from relightcli.synth import synthesize
+
+    synthesize(tmp_path / "heldout", scenes=0, size=128, seed=1, pairs=2)
+    result = evaluate(Relighter(relightcli.load_model(default_weights()), device="cpu"), tmp_path / "heldout", tmp_path)
+    methods = result.summary["methods"]
+    assert result.summary["pairs"] == 2
+    assert methods["model"]["psnr"] > methods["identity"]["psnr"] + 1.0
+    assert methods["model"]["ssim"] > methods["identity"]["ssim"]

@@ -12,6 +12,7 @@ from relightcli.engine import (
     pad_to_multiple,
     resolve_device,
     resolve_precision,
+    weights_dtype,
 )
 
 from .conftest import tiny_model
@@ -79,9 +80,15 @@ def test_padding_and_cropping_does_not_disturb_an_aligned_input() -> None:
     assert (optimized - direct).abs().max() < 1e-5
 
 
-def test_bf16_autocast_on_cpu_is_close_to_fp32() -> None:
+def test_bf16_on_cpu_is_close_to_fp32() -> None:
     model = tiny_model()
     x = torch.rand(1, 8, 64, 64)
     fp32 = Relighter(model, device="cpu", precision="fp32").run(x)
-    bf16 = Relighter(model, device="cpu", precision="bf16").run(x)
+    cast = Relighter(model, device="cpu", precision="bf16")  # the fast path: weights cast to bf16 once
+    assert weights_dtype(cast.model) == torch.bfloat16 and weights_dtype(model) == torch.float32
+    bf16 = cast.run(x)
+    autocast = Relighter(model, device="cpu", precision="bf16", optimize=False).run(x)
+    assert bf16.dtype == torch.float32 and bf16.shape == fp32.shape
     assert (fp32 - bf16).abs().max() < 0.05  # random weights; bf16 has an 8-bit mantissa
+    assert (fp32 - autocast).abs().max() < 0.05
+    assert not torch.equal(bf16, fp32)  # it did run in bf16

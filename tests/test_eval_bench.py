@@ -173,6 +173,7 @@ def test_bench_json_has_every_field_positive(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())
     assert [r["precision"] for r in rows] == ["fp32", "bf16"]
+    assert [r["weights"] for r in rows] == ["fp32", "bf16 cast"]  # as relight apply runs on CPU
     for r in rows:
         for key in (
             "gflop",
@@ -189,6 +190,8 @@ def test_bench_json_has_every_field_positive(tmp_path: Path) -> None:
             assert r[key] > 0, key
     bad = runner.invoke(app, ["bench", "--cpu", "--precision", "fp16", "--size", "64"])
     assert bad.exit_code == 1 and "fp16 on CUDA" in bad.stderr
+    bad = runner.invoke(app, ["bench", "--cpu", "--weights-cast", "sometimes", "--size", "64"])
+    assert bad.exit_code == 1 and "expected auto, cast or autocast" in bad.stderr
 
 
 def _with_random_bn_statistics(model: torch.nn.Module) -> torch.nn.Module:

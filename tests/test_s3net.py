@@ -66,6 +66,44 @@ def test_decoder_shapes_follow_the_paper() -> None:
     assert seen["tail"] == (1, 3, 64, 96)
 
 
+def test_ratio_head_starts_at_the_identity_and_stays_in_range() -> None:
+    model = tiny_model("s3net_lite_ratio")
+    x = torch.rand(2, 8, 64, 64)
+    assert torch.equal(model(x), x[:, :3])  # zero-initialised tail: gain 1, offset 0
+    with torch.no_grad():
+        model.tail[1].bias.copy_(torch.tensor([100.0, -100.0, 0.0, 100.0, -100.0, 0.0]))
+    out = model(x)
+    lo, hi = model.relight_info.output_range
+    assert lo <= out.min() and out.max() <= hi
+    # saturated gain e^2 and offset +0.5 on red, e^-2 and -0.5 on green, untouched blue
+    torch.testing.assert_close(out[:, 0], x[:, 0] * torch.e**2 + 0.5)
+    torch.testing.assert_close(out[:, 1], x[:, 1] * torch.e**-2 - 0.5)
+    torch.testing.assert_close(out[:, 2], x[:, 2])
+    with torch.no_grad():  # the image-wide part reaches every pixel alike
+        model.tail[1].bias.zero_()
+        model.global_head[3].bias.copy_(torch.tensor([0.0, 0.0, 0.5, 0.0, 0.0, 0.0]))
+    torch.testing.assert_close(model(x)[:, 2], x[:, 2] * torch.exp(2 * torch.tanh(torch.tensor(0.5))))
+
+
+def test_ratio_head_relights_by_a_gain_on_the_source() -> None:
+    """A non-zero tail moves the output off the source; a black source leaves only the bounded offset."""
+    model = tiny_model("s3net_lite_ratio")
+    with torch.no_grad():
+        model.tail[1].weight.normal_(0, 0.05)
+    x = torch.rand(1, 8, 64, 64)
+    out = model(x)
+    assert not torch.allclose(out, x[:, :3])
+    y = x.clone()
+    y[:, :3] = 0
+    offset = model(y)
+    assert offset.abs().max() <= 0.5
+
+
+def test_unknown_head_is_refused() -> None:
+    with pytest.raises(RelightError, match="unknown S3Net head"):
+        S3Net(encoder="res2net50d", encoder_args={"layers": [1, 1, 1, 1]}, head="residual")
+
+
 def test_encoder_must_be_a_res2net() -> None:
     with pytest.raises(RelightError, match="must be a timm Res2Net"):
         create_model("s3net", encoder="resnet50")

@@ -156,11 +156,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data: Path, tmp_path:
 
 
 def test_ctrl_c_saves_the_state_and_exits_130(data: Path, tmp_path: Path) -> None:
-    proc = _subprocess(_cli_args(data, tmp_path / "run", "--epochs", "50"))
+    proc = _subprocess(_cli_args(data, tmp_path / "run", "--epochs", "50", "--save-every", "1"))
     deadline = time.monotonic() + 300
-    while not (tmp_path / "run" / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+    while not (tmp_path / "run" / "train_state.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first step has been taken and committed
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -9,6 +9,7 @@ checkpoint so that its state dict loads strictly (the unused ``enhancer.batch1``
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import timm
@@ -19,6 +20,7 @@ from torch import nn
 from ..errors import RelightError
 from ._registry import IN_CHANNELS, register_model
 
+HEADS = ("image", "ratio")
 _PAPER = "Yang et al., S3Net: A Single Stream Structure for Depth Guided Image Relighting, CVPRW 2021"
 
 
@@ -110,6 +112,12 @@ class S3Net(nn.Module):
             hub), a string is a local weights file, ``False`` starts from random initialisation.
         encoder_args: Extra keyword arguments for ``timm.create_model`` (e.g. ``layers`` for a shallower
             encoder); the decoder's widths follow the encoder's stage channels.
+        head: ``"image"`` is the released tail (7x7 conv, tanh: the image itself). ``"ratio"`` predicts, in
+            the intrinsic-image convention I = albedo x shading, a per-pixel colour gain and offset applied to
+            the source, ``out = src * exp(2 tanh(g)) + 0.5 tanh(b)`` (the target/source shading ratio is smooth
+            where the image is textured, so 1/4-resolution features no longer blur the texture). ``g`` and ``b``
+            are the 7x7 tail's output plus an image-wide term from the pooled deepest features (the colour
+            temperature change is global); both start at zero, i.e. at the identity.
     """
 
     size_multiple = 32
@@ -119,8 +127,12 @@ class S3Net(nn.Module):
         encoder: str = "res2net101d",
         pretrained_backbone: bool | str = False,
         encoder_args: dict[str, Any] | None = None,
+        head: str = "image",
     ) -> None:
         super().__init__()
+        if head not in HEADS:
+            raise RelightError(f"unknown S3Net head {head!r}; choose one of {', '.join(HEADS)}")
+        self.head = head
         self.encoder = _create_encoder(encoder, pretrained_backbone, encoder_args or {})
         c1, c2, c3 = self.encoder.feature_info.channels()
         d1 = c3 // 4
@@ -132,19 +144,35 @@ class S3Net(nn.Module):
         self.attention1 = AttentionBlock(d1)
         self.attention2 = AttentionBlock(d2)
         self.enhancer = Enhancer(d3)
-        self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(d3, 3, 7), nn.Tanh())
+        if head == "image":
+            self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(d3, 3, 7), nn.Tanh())
+        else:
+            self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(d3, 6, 7))
+            # image-wide part of the gain and offset (the colour temperature change), from pooled deepest features
+            self.global_head = nn.Sequential(
+                nn.AdaptiveAvgPool2d(1), _conv(c3, c3 // 8, 1), nn.ReLU(inplace=True), _conv(c3 // 8, 6, 1)
+            )
+            for conv in (self.tail[1], self.global_head[3]):
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.engine pads)")
+        src = x[:, :3]
         layer1, layer2, layer3 = self.encoder(x)
         x = F.pixel_shuffle(self.mid_conv(layer3), 2)
         x = self.attention1(x)
         x = F.pixel_shuffle(torch.cat((x, layer2), dim=1), 2)
         x = self.attention2(x)
         x = F.pixel_shuffle(F.pixel_shuffle(torch.cat((x, layer1), dim=1), 2), 2)  # two shuffles of 2, not one of 4
-        return self.tail(self.enhancer(x))
+        out = self.tail(self.enhancer(x))
+        if self.head == "ratio":
+            out = out + self.global_head(layer3)
+            gain, offset = out[:, :3], out[:, 3:]
+            out = src * torch.exp(2.0 * torch.tanh(gain)) + 0.5 * torch.tanh(offset)
+        return out
 
 
 def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any]) -> nn.Module:
@@ -197,4 +225,22 @@ def s3net_lite(
     """CPU-sized S3Net: half-width, shallower Res2Net-50 v1b encoder; the decoder follows its widths."""
     return S3Net(
         encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args={**LITE_ENCODER, **(encoder_args or {})}
+    )
+
+
+RATIO_RANGE = (-0.5, 0.5 + math.exp(2.0))
+"""Bounds of the ``ratio`` head's raw output: source in [0, 1] times a gain in [e^-2, e^2] plus an offset in
+[-0.5, 0.5]."""
+
+
+@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER)
+def s3net_lite_ratio(
+    encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """s3net_lite with the ratio head: relights by a per-pixel colour gain and offset on the source image."""
+    return S3Net(
+        encoder=encoder,
+        pretrained_backbone=pretrained_backbone,
+        encoder_args={**LITE_ENCODER, **(encoder_args or {})},
+        head="ratio",
     )

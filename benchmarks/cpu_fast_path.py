@@ -1,0 +1,107 @@
+"""Issue 6's CPU targets: S3Net at 1024x1024, fast path against plain fp32 eager and against the bf16 matmul peak.
+
+Usage: python benchmarks/cpu_fast_path.py [--model s3net] [--size 1024] [--rounds 3] [--weights W]
+
+Speed (random weights; speed does not depend on them): in each round, in this order, the bf16 matmul peak
+(`relightcli.bench.device_peak_gflops`, median of 5) and one timed run of each setting after a warm-up:
+- fp32 eager: the model as built, NCHW, float32;
+- bf16 autocast: BatchNorm folded, channels_last, under bf16 autocast;
+- bf16 cast: BatchNorm folded, channels_last, weights and input cast to bf16 once (what `relight apply` runs
+  on a CPU with native bf16).
+Rounds interleave the settings so that drift on a shared machine hits all alike; the medians over rounds are
+compared as ratios. Accuracy: the engine's default CPU path against fp32 eager on trained weights (W, default:
+the shipped weights) on a rendered 1024x1024 synthetic pair, as PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+import relightcli as rc
+from relightcli.bench import device_peak_gflops
+from relightcli.data import SETTINGS
+from relightcli.engine import Relighter, optimize_for_inference
+from relightcli.models import IN_CHANNELS
+from relightcli.models.summary import count_flops
+from relightcli.synth.writer import render_nth_scene
+from relightcli.weights import default_weights
+
+
+def _settings(model: torch.nn.Module, x: torch.Tensor) -> dict[str, Callable[[], None]]:
+    plain = model.eval()
+    autocast = optimize_for_inference(model, fold_bn=True, channels_last=True)
+    cast = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=torch.bfloat16)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    x_bf16 = x_cl.to(torch.bfloat16)
+
+    def fp32() -> None:
+        plain(x)
+
+    def bf16_autocast() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast(x_cl)
+
+    def bf16_cast() -> None:
+        cast(x_bf16)
+
+    return {"fp32 eager": fp32, "bf16 autocast": bf16_autocast, "bf16 cast": bf16_cast}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="s3net")
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--weights", default=None)
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    cpu = torch.device("cpu")
+    model = rc.create_model(args.model)
+    gflop = count_flops(args.model, args.size) / 1e9
+    x = torch.rand(1, IN_CHANNELS, args.size, args.size)
+    settings = _settings(model, x)
+    times: dict[str, list[float]] = {k: [] for k in settings}
+    peaks: list[float] = []
+    with torch.inference_mode():
+        for fn in settings.values():
+            fn()  # warm-up
+        for r in range(args.rounds):
+            peaks.append(device_peak_gflops(cpu, "bf16"))
+            for name, fn in settings.items():
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+            print(
+                f"round {r + 1}: peak {peaks[-1]:.0f} GFLOP/s, "
+                + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in times.items())
+            )
+    peak = statistics.median(peaks)
+    base = statistics.median(times["fp32 eager"])
+    print(f"\n{args.model} at {args.size}x{args.size}, {gflop:.0f} GFLOP, {torch.get_num_threads()} threads")
+    print(f"bf16 matmul peak (median of {args.rounds} rounds): {peak:.0f} GFLOP/s")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(
+            f"  {name:14s} {med:.3f} s (spread {max(ts) - min(ts):.3f})  {base / med:4.2f}x fp32 eager  "
+            f"{gflop / med:5.0f} GFLOP/s  {100 * gflop / med / peak:3.0f}% of bf16 peak"
+        )
+
+    weights = args.weights or str(default_weights())
+    trained = rc.load_model(weights)
+    a, b = render_nth_scene(77, 1, 0, 1024), render_nth_scene(77, 1, 1, 1024)
+    src, guide = a.images[SETTINGS[5]].astype(np.float32) / 255, b.images[SETTINGS[30]].astype(np.float32) / 255
+    ref = Relighter(trained, device="cpu", precision="fp32", optimize=False).relight(src, a.depth, guide, b.depth)
+    fast = Relighter(trained, device="cpu").relight(src, a.depth, guide, b.depth)
+    psnr = 10 * np.log10(1 / np.mean((ref - fast) ** 2))
+    print(f"default CPU path vs fp32 eager on {weights} ({trained.relight_info.name}), 1024x1024: {psnr:.1f} dB")
+
+
+if __name__ == "__main__":
+    main()
