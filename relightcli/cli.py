@@ -68,7 +68,7 @@ WeightsOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="auto (CUDA if present), cpu, cuda or cuda:N.")]
 PrecisionOpt = Annotated[
-    Precision, typer.Option("--precision", "-p", help="auto = fp16 autocast on CUDA, fp32 on CPU.")
+    Precision, typer.Option("--precision", "-p", help="auto = fp16 on CUDA, bf16 on CPUs with native bf16, else fp32.")
 ]
 
 

@@ -1,9 +1,10 @@
 """Inference engine: device and precision choice, the 8-channel input, padding to the model's size multiple.
 
 CUDA runs under fp16 autocast by default (bf16 where a model declares fp16 unsafe). CPUs with native bf16
-(AVX512-BF16, AMX) run bf16 autocast by default, others fp32. The model runs with BatchNorm folded into
-its convolutions and in channels_last memory format (both exact in fp32). Images of any size are
-reflect-padded to the model's multiple and cropped back, as the official S3Net/MPRNet demos do.
+(AVX512-BF16, AMX) run in bf16 by default, with the weights cast once (`casts_weights`), others fp32. The
+model runs with BatchNorm folded into its convolutions and in channels_last memory format (both exact in
+fp32). Images of any size are reflect-padded to the model's multiple and cropped back, as the official
+S3Net/MPRNet demos do.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast is about 2x faster."""
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); S3Net runs 3.3x faster there than fp32 eager."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -55,7 +56,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(spec: str, device: torch.device, info: ModelInfo) -> str:
-    """The autocast precision to use: ``fp32``, ``bf16`` or ``fp16``."""
+    """The inference precision to use: ``fp32``, ``bf16`` or ``fp16``."""
     if spec not in PRECISIONS:
         raise RelightError(f"--precision {spec!r}: expected one of {', '.join(PRECISIONS)}")
     if spec == "auto":
