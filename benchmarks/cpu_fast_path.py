@@ -6,8 +6,9 @@ Speed (random weights; speed does not depend on them): in each round, in this or
 (`relightcli.bench.device_peak_gflops`, median of 5) and one timed run of each setting after a warm-up:
 - fp32 eager: the model as built, NCHW, float32;
 - bf16 autocast: BatchNorm folded, channels_last, under bf16 autocast;
-- bf16 cast: BatchNorm folded, channels_last, weights and input cast to bf16 once (what `relight apply` runs
-  on a CPU with native bf16).
+- bf16 cast: BatchNorm folded, channels_last, weights and input cast to bf16 once;
+- bf16 cast + fused: the same with convolution + activation/residual chains fused into single oneDNN calls
+  (`relightcli.fusion`): what `relight apply` runs on a CPU with native bf16.
 Rounds interleave the settings so that drift on a shared machine hits all alike; the medians over rounds are
 compared as ratios. Accuracy: the engine's default CPU path against fp32 eager on trained weights (W, default:
 the shipped weights) on a rendered 1024x1024 synthetic pair, as PSNR.
@@ -37,6 +38,7 @@ def _settings(model: torch.nn.Module, x: torch.Tensor) -> dict[str, Callable[[],
     plain = model.eval()
     autocast = optimize_for_inference(model, fold_bn=True, channels_last=True)
     cast = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=torch.bfloat16)
+    fused = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=torch.bfloat16, fuse_pointwise=True)
     x_cl = x.contiguous(memory_format=torch.channels_last)
     x_bf16 = x_cl.to(torch.bfloat16)
 
@@ -50,7 +52,10 @@ def _settings(model: torch.nn.Module, x: torch.Tensor) -> dict[str, Callable[[],
     def bf16_cast() -> None:
         cast(x_bf16)
 
-    return {"fp32 eager": fp32, "bf16 autocast": bf16_autocast, "bf16 cast": bf16_cast}
+    def bf16_fused() -> None:
+        fused(x_bf16)
+
+    return {"fp32 eager": fp32, "bf16 autocast": bf16_autocast, "bf16 cast": bf16_cast, "bf16 cast + fused": bf16_fused}
 
 
 def main() -> None:
@@ -89,7 +94,7 @@ def main() -> None:
     for name, ts in times.items():
         med = statistics.median(ts)
         print(
-            f"  {name:14s} {med:.3f} s (spread {max(ts) - min(ts):.3f})  {base / med:4.2f}x fp32 eager  "
+            f"  {name:18s} {med:.3f} s (spread {max(ts) - min(ts):.3f})  {base / med:4.2f}x fp32 eager  "
             f"{gflop / med:5.0f} GFLOP/s  {100 * gflop / med / peak:3.0f}% of bf16 peak"
         )
 

@@ -7,7 +7,8 @@ process's peak resident set on CPUs, reset before each setting), GFLOP per image
 run as a large matrix product in the same precision, right before each setting and summarised by the same
 statistic (the median) as the model's latency, so that drift on a shared machine moves both alike. Weights are
 handled as ``relight apply`` does (`relightcli.engine.casts_weights`: cast once to bf16 on CPUs, autocast
-otherwise) unless ``cast_weights`` says otherwise. Models run with random weights: speed does not depend on the
+otherwise) and, on CPUs, with convolution + pointwise chains fused (`relightcli.fusion`), unless ``cast_weights``
+or ``fuse`` says otherwise. Models run with random weights: speed does not depend on the
 values.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 from .engine import _DTYPES, casts_weights, optimize_for_inference, pad_to_multiple
+from .fusion import FusedConv
 from .models import IN_CHANNELS, create_model
 from .models.summary import count_flops
 
@@ -34,6 +36,7 @@ class BenchRow:
     weights: str
     channels_last: bool
     fold_bn: bool
+    fused: bool
     compiled: bool
     size: int
     params_m: float
@@ -112,6 +115,7 @@ def bench_model(
     fold_bn: bool = True,
     compile_model: bool = False,
     cast_weights: bool | None = None,
+    fuse: bool | None = None,
     warmup: int = 1,
     repeats: int = 5,
     peak: float | None = None,
@@ -120,7 +124,8 @@ def bench_model(
     """Benchmark one registry model at ``size x size`` in one setting.
 
     ``cast_weights`` None follows the engine (`casts_weights`); True casts the weights to ``precision``
-    (bf16/fp16) and feeds a cast input; False autocasts. ``peak`` None measures the device peak now.
+    (bf16/fp16) and feeds a cast input; False autocasts. ``fuse`` None follows the engine (convolution +
+    pointwise fusion on CPUs, `relightcli.fusion`). ``peak`` None measures the device peak now.
     """
     model_args = model_args or {}
     model = create_model(name, **model_args).eval()
@@ -129,9 +134,11 @@ def bench_model(
     dtype = _DTYPES.get(precision)
     cast = dtype is not None and (casts_weights(device, precision) if cast_weights is None else cast_weights)
     weights = f"{precision} cast" if cast else "autocast" if dtype is not None else "fp32"
+    fuse = device.type == "cpu" if fuse is None else fuse
     model = optimize_for_inference(
-        model, fold_bn=fold_bn, channels_last=channels_last, dtype=dtype if cast else None
+        model, fold_bn=fold_bn, channels_last=channels_last, dtype=dtype if cast else None, fuse_pointwise=fuse
     ).to(device)
+    fused = any(isinstance(m, FusedConv) for m in model.modules())
     if compile_model:
         model = torch.compile(model)
     x = pad_to_multiple(torch.rand(1, IN_CHANNELS, size, size), multiple).to(device)
@@ -169,6 +176,7 @@ def bench_model(
         weights,
         channels_last,
         fold_bn,
+        fused,
         compile_model,
         size,
         params / 1e6,

@@ -27,7 +27,7 @@ FORMAT = "relightcli"
 FORMAT_VERSION = "1"
 _KEY_FORMAT = "format"
 _KEY_VERSION = "format_version"
-_KEY_MODEL = "model"
+MODEL_KEY = "model"  # metadata entry naming the registry model
 _KEY_ARGS = "model_args"
 
 
@@ -64,7 +64,7 @@ def save_checkpoint(
         {
             _KEY_FORMAT: FORMAT,
             _KEY_VERSION: FORMAT_VERSION,
-            _KEY_MODEL: info.name,
+            MODEL_KEY: info.name,
             _KEY_ARGS: json.dumps(model.relight_args, sort_keys=True),
             "relightcli_version": __version__,
         }
@@ -195,7 +195,7 @@ def load_model(
     """
     path = resolve_weights(weights)
     state, meta = read_checkpoint(path)
-    stored = meta.get(_KEY_MODEL)
+    stored = meta.get(MODEL_KEY)
     if meta.get(_KEY_FORMAT) == FORMAT:
         if meta.get(_KEY_VERSION) != FORMAT_VERSION:
             raise RelightError(

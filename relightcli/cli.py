@@ -424,6 +424,12 @@ def train(
     pretrained_backbone: Annotated[
         bool, typer.Option("--pretrained-backbone", help="ImageNet weights for the encoder (needs the hub).")
     ] = False,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            "--init", help="Start from these weights (fine-tuning; file or hf://); the optimizer starts afresh."
+        ),
+    ] = None,
     freeze_bn: Annotated[bool, typer.Option("--freeze-bn", help="Keep BatchNorm statistics fixed.")] = False,
     grad_clip: Annotated[float | None, typer.Option("--grad-clip", help="Clip the gradient norm.")] = None,
     save_every: Annotated[int, typer.Option("--save-every", help="Also commit the state every N steps.")] = 0,
@@ -466,6 +472,7 @@ def train(
         same_scene_guides=same_scene_guides,
         hflip=hflip,
         pretrained_backbone=pretrained_backbone,
+        init=init,
         freeze_bn=freeze_bn,
         grad_clip=grad_clip,
         save_every=save_every,
@@ -480,7 +487,7 @@ def train(
     state = escape(str(result.run_dir / "train_state.pt"))
     if result.interrupted:
         err_console.print(f"[yellow]interrupted[/]: state saved to {state}; continue with --resume")
-        raise typer.Exit(130)
+        raise typer.Exit(128 + result.stop_signal)  # 130 for Ctrl-C, 143 for SIGTERM
     best = f", best val PSNR {result.best_psnr:.2f} dB" if result.best_psnr > float("-inf") else ""
     console.print(f"done: {result.steps} steps{best}; weights in {escape(str(result.run_dir))}/last.safetensors")
 
@@ -586,6 +593,10 @@ def bench(
     cast: Annotated[
         str, typer.Option("--weights-cast", help="auto (as relight apply: cast on CPU), cast, or autocast.")
     ] = "auto",
+    fuse: Annotated[
+        bool,
+        typer.Option("--fuse/--no-fuse", help="Fuse conv + activation/residual into one oneDNN call (CPU only)."),
+    ] = True,
     warmup: Annotated[int, typer.Option("--warmup")] = 1,
     repeats: Annotated[int, typer.Option("--repeats")] = 5,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
@@ -632,6 +643,7 @@ def bench(
                         fold_bn=fold_bn,
                         compile_model=compile_model,
                         cast_weights=None if cast == "auto" else cast == "cast",
+                        fuse=fuse and device.type == "cpu",
                         warmup=warmup,
                         repeats=repeats,
                         model_args=args,
@@ -659,7 +671,8 @@ def bench(
     console.print(
         "peak: the device's GFLOP/s on a large matmul in the same precision, measured just before each row "
         f"(median of 5, like the latency); MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); "
-        f"channels_last={channels_last}, fold_bn={fold_bn}, compile={compile_model}; random weights"
+        f"channels_last={channels_last}, fold_bn={fold_bn}, fused={any(r.fused for r in rows)}, "
+        f"compile={compile_model}; random weights"
     )
     if json_out is not None:
         atomic_write_bytes(json_out, json.dumps([r.to_json() for r in rows], indent=2).encode())

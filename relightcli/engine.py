@@ -2,9 +2,9 @@
 
 CUDA runs under fp16 autocast by default (bf16 where a model declares fp16 unsafe). CPUs with native bf16
 (AVX512-BF16, AMX) run in bf16 by default, with the weights cast once (`casts_weights`), others fp32. The
-model runs with BatchNorm folded into its convolutions and in channels_last memory format (both exact in
-fp32). Images of any size are reflect-padded to the model's multiple and cropped back, as the official
-S3Net/MPRNet demos do.
+model runs with BatchNorm folded into its convolutions and in channels_last memory format, and on CPUs with
+convolution + activation/residual chains fused into single oneDNN calls (all exact in fp32). Images of any
+size are reflect-padded to the model's multiple and cropped back, as the official S3Net/MPRNet demos do.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import RelightError
+from .fusion import fuse_conv_pointwise
 from .largeimage import run_tiled, upsample_relighting, working_size
 from .models import ModelInfo
 
@@ -120,11 +121,17 @@ def casts_weights(device: torch.device, precision: str) -> bool:
 
 
 def optimize_for_inference(
-    model: nn.Module, *, fold_bn: bool = True, channels_last: bool = False, dtype: torch.dtype | None = None
+    model: nn.Module,
+    *,
+    fold_bn: bool = True,
+    channels_last: bool = False,
+    dtype: torch.dtype | None = None,
+    fuse_pointwise: bool = False,
 ) -> nn.Module:
     """A copy of ``model`` for inference: BatchNorm folded into the preceding convolutions, optionally
-    channels_last, optionally cast to ``dtype``. Folding and channels_last are exact in fp32 up to rounding
-    (checked against the plain model in the tests); the cast is the bf16 fast path on CPUs.
+    channels_last, optionally cast to ``dtype``, optionally with convolution + activation/residual chains fused
+    into single oneDNN calls for CPUs (`relightcli.fusion`). Folding, channels_last and fusion are exact in fp32
+    up to rounding (checked against the plain model in the tests); the cast is the bf16 fast path on CPUs.
 
     Folding traces each top-level child with ``torch.fx`` and fuses conv-BN pairs; a child that cannot be
     traced is kept as it is.
@@ -142,6 +149,8 @@ def optimize_for_inference(
         model = model.to(memory_format=torch.channels_last)
     if dtype is not None:
         model = model.to(dtype)
+    if fuse_pointwise:
+        fuse_conv_pointwise(model)
     model.relight_info, model.relight_args = info, args
     return model
 
@@ -192,7 +201,8 @@ class Relighter:
         model = self.model.eval()
         if self.optimize:
             cast = _DTYPES[self.precision] if casts_weights(self.device, self.precision) else None
-            model = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=cast)
+            cpu = self.device.type == "cpu"
+            model = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=cast, fuse_pointwise=cpu)
         self.model = model.to(self.device)
 
     @torch.inference_mode()

@@ -8,12 +8,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from relightcli import RelightError, list_models, model_info
+from relightcli import RelightError, fusion, list_models, model_info
 from relightcli.cli import app
 from relightcli.engine import optimize_for_inference
 from relightcli.evaluation import colour_transfer
+from relightcli.fusion import FusedConv
 from relightcli.metrics import LPIPS, load_lpips, mps, psnr
 from relightcli.synth import synthesize
 
@@ -212,13 +214,14 @@ def test_fp32_inference_optimisations_are_exact(name: str) -> None:
     with torch.inference_mode():
         ref = model(x)
         ref = ref[0] if isinstance(ref, list) else ref
-        for fold, cl in ((True, False), (False, True), (True, True)):
-            fast = optimize_for_inference(model, fold_bn=fold, channels_last=cl)
+        for fold, cl, fuse in ((True, False, False), (False, True, False), (False, False, True), (True, True, True)):
+            fast = optimize_for_inference(model, fold_bn=fold, channels_last=cl, fuse_pointwise=fuse)
             out = fast(x.contiguous(memory_format=torch.channels_last) if cl else x)
             out = out[0] if isinstance(out, list) else out
-            assert (out - ref).abs().max() < 1e-5, (fold, cl)
+            assert (out - ref).abs().max() < 1e-5, (fold, cl, fuse)
             if fold:
                 assert not any(isinstance(mod, torch.nn.BatchNorm2d) for mod in fast.modules())
+            assert any(isinstance(mod, FusedConv) for mod in fast.modules()) == (fuse and fusion.available())
     assert fast.relight_info == model.relight_info
     with torch.inference_mode():  # the original is untouched: same outputs as before optimising
         again = model(x)
@@ -226,3 +229,54 @@ def test_fp32_inference_optimisations_are_exact(name: str) -> None:
     assert any(isinstance(mod, torch.nn.BatchNorm2d) for mod in model.modules()) == (
         name.startswith(("s3net", "formresnet"))
     )
+
+
+@pytest.mark.skipif(not fusion.available(), reason="this PyTorch has no oneDNN fused convolution")
+def test_fused_convolutions_match_the_plain_ops_and_fall_back_where_onednn_cannot_fuse() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1)
+    x = torch.randn(1, 16, 24, 24).contiguous(memory_format=torch.channels_last)
+    residual = torch.randn(1, 16, 24, 24)
+    cases = [
+        (FusedConv(conv, "relu"), lambda: torch.relu(conv(x)), ()),
+        (FusedConv(conv, "leaky_relu", 0.2), lambda: F.leaky_relu(conv(x), 0.2), ()),
+        (FusedConv(conv, "tanh"), lambda: torch.tanh(conv(x)), ()),
+        (FusedConv(conv, "sigmoid"), lambda: torch.sigmoid(conv(x)), ()),
+        (FusedConv(conv, None, residual=True), lambda: conv(x) + residual, (residual,)),
+        (FusedConv(conv, "relu", residual=True), lambda: torch.relu(conv(x) + residual), (residual,)),
+    ]
+    with torch.inference_mode():
+        for fused, plain, extra in cases:
+            assert (fused(x, *extra) - plain()).abs().max() < 1e-5, fused
+        broadcast = torch.randn(1, 16, 1, 1)  # oneDNN's binary post-op wants equal shapes: the plain ops run
+        relu_add = FusedConv(conv, "relu", residual=True)
+        assert torch.equal(relu_add(x, broadcast), torch.relu(conv(x) + broadcast))
+    with pytest.raises(ValueError, match="only ReLU after a residual add"):
+        FusedConv(conv, "tanh", residual=True)
+
+
+def test_fusion_rewrites_conv_activation_and_residual_chains_in_a_traced_graph() -> None:
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b, self.c = (torch.nn.Conv2d(8, 8, 3, padding=1) for _ in range(3))
+            self.act = torch.nn.ReLU(inplace=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.act(self.a(x))  # conv -> ReLU module
+            z = self.b(y)
+            z += x  # conv -> in-place add -> ReLU
+            z = F.relu(z)
+            t = self.c(z)  # two users: left alone
+            return torch.tanh(t) + t
+
+    block = Block().eval()
+    gm = torch.fx.symbolic_trace(block)
+    x = torch.randn(2, 8, 16, 16)
+    with torch.inference_mode():
+        ref = block(x)
+        n = fusion.fuse_graph(gm)
+        out = gm(x)
+    assert n == 2 and (out - ref).abs().max() < 1e-5
+    kinds = sorted((m.act, m.residual) for m in gm.modules() if isinstance(m, FusedConv))
+    assert kinds == [("relu", False), ("relu", True)]

@@ -20,8 +20,9 @@ from relightcli import RelightError
 from relightcli.cli import app
 from relightcli.synth import synthesize
 from relightcli.training import TrainConfig, train
+from relightcli.training.state import load_state
 
-from .conftest import TINY_ARGS
+from .conftest import TINY_ARGS, TINY_ENCODER
 
 MODEL = "s3net_res2net50d"
 TINY_JSON = json.dumps(TINY_ARGS[MODEL])
@@ -155,15 +156,18 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data: Path, tmp_path:
     assert [r["epoch"] for r in rows] == ["1", "2"]
 
 
-def test_ctrl_c_saves_the_state_and_exits_130(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_save_the_state_and_exit_128_plus_the_signal(
+    sig: signal.Signals, data: Path, tmp_path: Path
+) -> None:
     proc = _subprocess(_cli_args(data, tmp_path / "run", "--epochs", "50", "--save-every", "1"))
     deadline = time.monotonic() + 300
     while not (tmp_path / "run" / "train_state.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # the first step has been taken and committed
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + sig, err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
     assert state["step"] > 0
@@ -251,3 +255,36 @@ def test_every_registered_model_trains(name: str, data: Path, tmp_path: Path) ->
     ):
         if not name.startswith("s3net"):
             train(TrainConfig(data=data, model=name, out=tmp_path / "p", pretrained_backbone=True, loss="l1"))
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(data: Path, tmp_path: Path) -> None:
+    torch.manual_seed(123)  # unlike the run's own seed-0 initialisation
+    start = relightcli.create_model(MODEL, **TINY_ARGS[MODEL])
+    path = relightcli.save_checkpoint(start, tmp_path / "start.safetensors")
+    frozen = ("--lr", "0", "--weight-decay", "0", "--epochs", "1", "--max-steps", "1")
+    result = runner.invoke(app, _cli_args(data, tmp_path / "ft", "--init", str(path), *frozen))
+    assert result.exit_code == 0, result.output
+    scratch = runner.invoke(app, _cli_args(data, tmp_path / "scratch", *frozen))
+    assert scratch.exit_code == 0, scratch.output
+    names = [n for n, _ in start.named_parameters()]
+    tuned, fresh = (load_state(tmp_path / run / "train_state.pt")["model"] for run in ("ft", "scratch"))
+    expected = start.state_dict()
+    assert all(torch.equal(tuned[n], expected[n]) for n in names)  # lr 0: still exactly the checkpoint
+    assert not all(torch.equal(fresh[n], expected[n]) for n in names)
+
+    other = relightcli.save_checkpoint(
+        relightcli.create_model("s3net_lite", **TINY_ARGS["s3net_lite"]), tmp_path / "other.safetensors"
+    )
+    wider = relightcli.save_checkpoint(
+        relightcli.create_model(MODEL, encoder_args={**TINY_ENCODER, "base_width": 16}), tmp_path / "wider.safetensors"
+    )
+    for init, message in (
+        (other, "holds model 's3net_lite', not the --model"),
+        (wider, "weights do not fit model"),
+        (tmp_path / "missing.safetensors", "missing.safetensors"),
+    ):
+        bad = runner.invoke(app, _cli_args(data, tmp_path / "bad", "--init", str(init), *frozen))
+        lines = bad.stderr.strip().splitlines()
+        assert bad.exit_code == 1 and len(lines) == 1 and message in lines[0], bad.stderr
+    both = runner.invoke(app, _cli_args(data, tmp_path / "both", "--init", str(path), "--pretrained-backbone"))
+    assert both.exit_code == 1 and "pass one of them" in both.stderr

@@ -26,6 +26,7 @@ RUN_DEFINING = (
     "freeze_bn",
     "amp",
     "grad_clip",
+    "init",
 )
 """Fields a resumed run takes from its saved state (changing them mid-run would make a different run)."""
 
@@ -57,6 +58,7 @@ class TrainConfig:
     same_scene_guides: bool = False
     hflip: bool = False
     pretrained_backbone: bool = False
+    init: str | None = None
     freeze_bn: bool = False
     grad_clip: float | None = None
     save_every: int = 0

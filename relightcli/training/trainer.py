@@ -4,15 +4,19 @@ Every epoch: train on the epoch's pairs, step the learning-rate schedule, valida
 scenes or a pair-layout ``val/``, save ``last.safetensors`` (and ``best.safetensors`` when validation PSNR
 improves), then commit ``train_state.pt`` (the single resume point) and rewrite ``metrics.csv``,
 ``curves.png`` and ``samples.png``. Under torchrun the model runs in DistributedDataParallel with a
-DistributedSampler; rank 0 alone writes files and reports.
+DistributedSampler; rank 0 alone writes files and reports. Ctrl-C and SIGTERM (a scheduler's preemption notice)
+commit the state before stopping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
 import random
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, SequentialSampler, Subset
 
 from ..atomic import atomic_write_bytes
-from ..checkpoint import load_state_dict_strict, save_checkpoint
+from ..checkpoint import MODEL_KEY, load_state_dict_strict, read_checkpoint, resolve_weights, save_checkpoint
 from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
 from ..engine import forward_padded, resolve_device
 from ..errors import RelightError
@@ -70,6 +74,8 @@ class TrainResult:
     steps: int
     best_psnr: float
     interrupted: bool = False
+    stop_signal: int = signal.SIGINT
+    """The signal that interrupted the run (SIGINT for Ctrl-C, SIGTERM)."""
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -157,10 +163,40 @@ def validate(
     return p_sum / n, s_sum / n, samples
 
 
+def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
+    """Fine-tuning: copy a checkpoint's weights (file or hf://) into the freshly built ``model``."""
+    state, meta = read_checkpoint(resolve_weights(cfg.init))
+    stored = meta.get(MODEL_KEY)
+    if stored is not None and stored != cfg.model:
+        raise RelightError(f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained")
+    load_state_dict_strict(model, state, f"--init {cfg.init}")
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the training state is committed before the run stops."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into `Terminated` while training (main thread only: signal handlers live there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
@@ -168,7 +204,8 @@ def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     device = resolve_device(cfg.device)
     dist_info = distributed.setup(device.type)
     try:
-        return _train(cfg, device, dist_info, reporter or NullReporter())
+        with _sigterm_interrupts():
+            return _train(cfg, device, dist_info, reporter or NullReporter())
     finally:
         distributed.teardown(dist_info)
 
@@ -190,6 +227,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
     for name, value in (("--epochs", cfg.epochs), ("--batch-size", cfg.batch_size)):
         if value < 1:
             raise RelightError(f"{name} must be at least 1, got {value}")
+    if cfg.init is not None and cfg.pretrained_backbone:
+        raise RelightError("--init and --pretrained-backbone both choose the starting weights; pass one of them")
     criterion = RelightLoss(cfg.loss, cfg.vgg_weights).to(device)  # fails fast on unknown terms or missing VGG
     train_ds, val_ds, desc = build_datasets(cfg)
     per_step = cfg.batch_size * dist_info.world_size
@@ -202,6 +241,9 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
     info = model.relight_info
     if state is not None:
         load_state_dict_strict(model, state["model"], str(run / STATE_FILE))
+    elif cfg.init is not None:
+        _init_from(model, cfg)
+        reporter.message(f"starting from the weights in {cfg.init} (fresh optimizer and schedule)")
     model.to(device)
     if dist_info.enabled and device.type == "cuda" and not cfg.freeze_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -331,9 +373,10 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                 break
         else:
             epoch = cfg.epochs
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         commit(epoch, done)
-        return TrainResult(run, len(history), step, best, interrupted=True, history=history)
+        by = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        return TrainResult(run, len(history), step, best, interrupted=True, stop_signal=by, history=history)
     return TrainResult(run, len(history), step, best, history=history)
 
 
