@@ -158,7 +158,7 @@ def fuse_graph(gm: fx.GraphModule) -> int:
                 act, end = relu, after
         if act is None and residual is None:
             continue
-        name = f"{node.target}_fused".replace(".", "_")
+        name = f"{node.target}_fused{fused}".replace(".", "_")  # unique even when a conv is called twice
         gm.add_submodule(
             name, FusedConv(conv, act[0] if act else None, act[1] if act else 0.01, residual=residual is not None)
         )

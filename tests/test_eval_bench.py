@@ -280,3 +280,22 @@ def test_fusion_rewrites_conv_activation_and_residual_chains_in_a_traced_graph()
     assert n == 2 and (out - ref).abs().max() < 1e-5
     kinds = sorted((m.act, m.residual) for m in gm.modules() if isinstance(m, FusedConv))
     assert kinds == [("relu", False), ("relu", True)]
+
+
+def test_fusion_keeps_two_calls_of_one_convolution_apart() -> None:
+    class Shared(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.tanh(self.conv(x))  # the same weights twice, fused differently
+            return F.relu(self.conv(y) + x)
+
+    shared = Shared().eval()
+    gm = torch.fx.symbolic_trace(shared)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.inference_mode():
+        ref = shared(x)
+        assert fusion.fuse_graph(gm) == 2
+        assert (gm(x) - ref).abs().max() < 1e-5
