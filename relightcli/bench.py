@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .engine import _DTYPES, casts_weights, optimize_for_inference, pad_to_multiple
+from .engine import _DTYPES, CompiledModel, casts_weights, optimize_for_inference, pad_to_multiple
 from .fusion import FusedConv
 from .models import IN_CHANNELS, create_model
 from .models.summary import count_flops
@@ -39,6 +39,7 @@ class BenchRow:
     fused: bool
     compiled: bool
     size: int
+    first_call_s: float
     params_m: float
     gflop: float
     median_s: float
@@ -125,7 +126,9 @@ def bench_model(
 
     ``cast_weights`` None follows the engine (`casts_weights`); True casts the weights to ``precision``
     (bf16/fp16) and feeds a cast input; False autocasts. ``fuse`` None follows the engine (convolution +
-    pointwise fusion on CPUs, `relightcli.fusion`). ``peak`` None measures the device peak now.
+    pointwise fusion on CPUs, `relightcli.fusion`; with ``compile_model``, Inductor fuses instead:
+    `relightcli.engine.CompiledModel`). ``peak`` None measures the device peak now. The first warm-up call is
+    timed apart (``first_call_s``: with ``compile_model`` it includes the compilation).
     """
     model_args = model_args or {}
     model = create_model(name, **model_args).eval()
@@ -134,13 +137,13 @@ def bench_model(
     dtype = _DTYPES.get(precision)
     cast = dtype is not None and (casts_weights(device, precision) if cast_weights is None else cast_weights)
     weights = f"{precision} cast" if cast else "autocast" if dtype is not None else "fp32"
-    fuse = device.type == "cpu" if fuse is None else fuse
+    fuse = device.type == "cpu" and not compile_model if fuse is None else fuse
     model = optimize_for_inference(
         model, fold_bn=fold_bn, channels_last=channels_last, dtype=dtype if cast else None, fuse_pointwise=fuse
     ).to(device)
     fused = any(isinstance(m, FusedConv) for m in model.modules())
     if compile_model:
-        model = torch.compile(model)
+        model = CompiledModel(model, dynamic=False)
     x = pad_to_multiple(torch.rand(1, IN_CHANNELS, size, size), multiple).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -154,7 +157,8 @@ def bench_model(
         ):
             model(x)
 
-    for _ in range(warmup):
+    first = _timed(run, device)
+    for _ in range(warmup - 1):
         run()
     peak = peak if peak is not None else device_peak_gflops(device, precision)
     if device.type == "cuda":
@@ -179,6 +183,7 @@ def bench_model(
         fused,
         compile_model,
         size,
+        first,
         params / 1e6,
         gflop,
         median,

@@ -28,7 +28,7 @@ FORMAT_VERSION = "1"
 _KEY_FORMAT = "format"
 _KEY_VERSION = "format_version"
 MODEL_KEY = "model"  # metadata entry naming the registry model
-_KEY_ARGS = "model_args"
+MODEL_ARGS_KEY = "model_args"  # metadata entry: the constructor options, JSON
 
 
 def save_checkpoint(
@@ -65,7 +65,7 @@ def save_checkpoint(
             _KEY_FORMAT: FORMAT,
             _KEY_VERSION: FORMAT_VERSION,
             MODEL_KEY: info.name,
-            _KEY_ARGS: json.dumps(model.relight_args, sort_keys=True),
+            MODEL_ARGS_KEY: json.dumps(model.relight_args, sort_keys=True),
             "relightcli_version": __version__,
         }
     )
@@ -206,7 +206,7 @@ def load_model(
             raise RelightError(f"{weights}: checkpoint holds model {stored!r}, not {model!r}; drop --model")
         model_info(stored)  # unknown registry name -> RelightError
         try:
-            args = json.loads(meta.get(_KEY_ARGS, "{}"))
+            args = json.loads(meta.get(MODEL_ARGS_KEY, "{}"))
         except json.JSONDecodeError as exc:
             raise RelightError(f"{weights}: corrupt model_args metadata ({exc})") from exc
         name = stored

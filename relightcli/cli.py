@@ -77,6 +77,12 @@ OverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Pixels shared b
 MaxSideOpt = Annotated[
     int | None, typer.Option("--max-side", help="Relight at this working size, carry it to full resolution.")
 ]
+CompileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compile", help="torch.compile the model (Inductor): tens of seconds once per image size, faster after."
+    ),
+]
 
 
 def _load(
@@ -88,6 +94,7 @@ def _load(
     tile: int | None = None,
     tile_overlap: int = 32,
     max_side: int | None = None,
+    compile_model: bool = False,
 ) -> Any:
     from .checkpoint import load_model
     from .engine import Relighter
@@ -110,6 +117,7 @@ def _load(
             tile=tile,
             tile_overlap=tile_overlap,
             max_side=max_side,
+            compile=compile_model,
             on_message=lambda m: err_console.print(f"[yellow]{escape(m)}[/]"),
         )
 
@@ -137,6 +145,7 @@ def apply(
     tile: TileOpt = None,
     tile_overlap: OverlapOpt = 32,
     max_side: MaxSideOpt = None,
+    compile_model: CompileOpt = False,
     pairs: Annotated[
         Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
     ] = None,
@@ -164,7 +173,7 @@ def apply(
             output,
             overwrite,
             raw_depth,
-            (weights, model, device, precision, tile, tile_overlap, max_side),
+            (weights, model, device, precision, tile, tile_overlap, max_side, compile_model),
         )
         return
     if src is None or src_depth is None:
@@ -177,7 +186,16 @@ def apply(
         guide, guide_depth = preset(light)
     elif guide is None or guide_depth is None:
         raise RelightError("missing GUIDE and GUIDE_DEPTH (or use --light PRESET, e.g. --light 3500K/NW)")
-    relighter = _load(weights, model, device, precision, tile=tile, tile_overlap=tile_overlap, max_side=max_side)
+    relighter = _load(
+        weights,
+        model,
+        device,
+        precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_side=max_side,
+        compile_model=compile_model,
+    )
     start = time.perf_counter()
     with err_console.status(f"Relighting {escape(str(src))} on {relighter.device} ({relighter.precision}) ..."):
         out = relight_files(relighter, src, src_depth, guide, guide_depth, output, raw_depth=raw_depth)
@@ -223,13 +241,22 @@ def _apply_batch(
             raise RelightError("--src-dir needs --guide and --guide-depth (or --light PRESET)")
         jobs = folder_jobs(src_dir, guide, guide_depth, output)
     jobs = shard(jobs)
-    weights, model, device, precision, tile, tile_overlap, max_side = load_args
+    weights, model, device, precision, tile, tile_overlap, max_side, compile_model = load_args
     if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         import torch
 
         if torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    relighter = _load(weights, model, device, precision, tile=tile, tile_overlap=tile_overlap, max_side=max_side)
+    relighter = _load(
+        weights,
+        model,
+        device,
+        precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_side=max_side,
+        compile_model=compile_model,
+    )
     with Progress(
         TextColumn("relighting"),
         BarColumn(),
@@ -589,7 +616,9 @@ def bench(
     precision: Annotated[str, typer.Option("--precision", help="fp32, bf16, fp16 (CUDA) or all.")] = "all",
     channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last")] = True,
     fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold BatchNorm into convs.")] = True,
-    compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    compile_model: Annotated[
+        bool, typer.Option("--compile", help="torch.compile (Inductor, freezing; it fuses instead of --fuse).")
+    ] = False,
     cast: Annotated[
         str, typer.Option("--weights-cast", help="auto (as relight apply: cast on CPU), cast, or autocast.")
     ] = "auto",
@@ -643,7 +672,7 @@ def bench(
                         fold_bn=fold_bn,
                         compile_model=compile_model,
                         cast_weights=None if cast == "auto" else cast == "cast",
-                        fuse=fuse and device.type == "cpu",
+                        fuse=fuse and device.type == "cpu" and not compile_model,
                         warmup=warmup,
                         repeats=repeats,
                         model_args=args,
@@ -672,7 +701,7 @@ def bench(
         "peak: the device's GFLOP/s on a large matmul in the same precision, measured just before each row "
         f"(median of 5, like the latency); MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); "
         f"channels_last={channels_last}, fold_bn={fold_bn}, fused={any(r.fused for r in rows)}, "
-        f"compile={compile_model}; random weights"
+        f"compile={compile_model} (first call {max(r.first_call_s for r in rows):.1f} s at most); random weights"
     )
     if json_out is not None:
         atomic_write_bytes(json_out, json.dumps([r.to_json() for r in rows], indent=2).encode())

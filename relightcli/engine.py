@@ -155,6 +155,33 @@ def optimize_for_inference(
     return model
 
 
+class CompiledModel(nn.Module):
+    """A model under ``torch.compile`` (TorchInductor) with *freezing*: at compilation the weights are taken as
+    constants, so Inductor folds them, fuses each convolution with its pointwise successors (the oneDNN post-ops
+    `relightcli.fusion` uses in eager mode), prepacks the weights, and generates fused C++/Triton kernels for
+    the rest: concatenations written in place, pixel shuffles, pads and elementwise chains. For inference only
+    (run it under ``torch.inference_mode()``). The first call with a new input shape compiles (tens of seconds
+    on a CPU), so it pays off over many images of one size: `relight bench --compile`, `relight apply --compile`.
+    """
+
+    def __init__(self, model: nn.Module, *, dynamic: bool | None = None) -> None:
+        super().__init__()
+        self.compiled = torch.compile(model, dynamic=dynamic)
+        self.relight_info = getattr(model, "relight_info", None)
+        self.relight_args = getattr(model, "relight_args", {})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch._dynamo.exc
+        import torch._inductor.config as inductor_config
+
+        try:
+            with inductor_config.patch(freezing=True):  # read when a (re)compilation happens inside this call
+                return self.compiled(x)
+        except torch._dynamo.exc.BackendCompilerFailed as exc:  # e.g. no C++ compiler on the machine
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RelightError(f"torch.compile failed ({first[:200]}); run without --compile") from None
+
+
 def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     if arr.shape[:2] == (h, w):
@@ -192,6 +219,7 @@ class Relighter:
     tile: int | None = None
     tile_overlap: int = 32
     max_side: int | None = None
+    compile: bool = False
     on_message: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
@@ -202,8 +230,11 @@ class Relighter:
         if self.optimize:
             cast = _DTYPES[self.precision] if casts_weights(self.device, self.precision) else None
             cpu = self.device.type == "cpu"
-            model = optimize_for_inference(model, fold_bn=True, channels_last=True, dtype=cast, fuse_pointwise=cpu)
-        self.model = model.to(self.device)
+            model = optimize_for_inference(
+                model, fold_bn=True, channels_last=True, dtype=cast, fuse_pointwise=cpu and not self.compile
+            )
+        model = model.to(self.device)
+        self.model = CompiledModel(model) if self.compile else model
 
     @torch.inference_mode()
     def run(self, x: torch.Tensor) -> torch.Tensor:

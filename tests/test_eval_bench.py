@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from relightcli import RelightError, fusion, list_models, model_info
 from relightcli.cli import app
-from relightcli.engine import optimize_for_inference
+from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
 from relightcli.evaluation import colour_transfer
 from relightcli.fusion import FusedConv
 from relightcli.metrics import LPIPS, load_lpips, mps, psnr
@@ -188,8 +188,10 @@ def test_bench_json_has_every_field_positive(tmp_path: Path) -> None:
             "device_peak_gflops",
             "percent_of_peak",
             "params_m",
+            "first_call_s",
         ):
             assert r[key] > 0, key
+        assert r["fused"] and not r["compiled"]
     bad = runner.invoke(app, ["bench", "--cpu", "--precision", "fp16", "--size", "64"])
     assert bad.exit_code == 1 and "fp16 on CUDA" in bad.stderr
     bad = runner.invoke(app, ["bench", "--cpu", "--weights-cast", "sometimes", "--size", "64"])
@@ -299,3 +301,36 @@ def test_fusion_keeps_two_calls_of_one_convolution_apart() -> None:
         ref = shared(x)
         assert fusion.fuse_graph(gm) == 2
         assert (gm(x) - ref).abs().max() < 1e-5
+
+
+def test_compiled_model_matches_eager_in_fp32_and_bench_reports_it(tmp_path: Path) -> None:
+    """`relight apply --compile` / `relight bench --compile`: Inductor with freezing, same outputs as eager."""
+    model = _with_random_bn_statistics(tiny_model("s3net_lite_ratio"))
+    x = torch.rand(1, 8, 64, 64)
+    with torch.inference_mode():
+        ref = model(x)
+    relighter = Relighter(model, device="cpu", precision="fp32", compile=True)
+    assert isinstance(relighter.model, CompiledModel)
+    assert not any(isinstance(m, FusedConv) for m in relighter.model.modules())  # Inductor fuses instead
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    out = relighter.run(x)
+    assert (out - ref.clamp(0, 1)).abs().max() < 1e-4
+    assert counters["stats"]["unique_graphs"] == 1 and not counters["graph_break"]  # the whole model, one graph
+    assert counters["inductor"]["mkldnn_conv_weight_pack_matcher_count"] > 0  # freezing on: weights prepacked
+    assert torch.equal(relighter.run(x), out)  # the compiled graph is reused, deterministically
+
+    out_json = tmp_path / "bench.json"
+    args = json.dumps(
+        {"encoder_args": {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128], "stem_width": 16, "base_width": 8}}
+    )
+    result = runner.invoke(
+        app,
+        ["bench", "--cpu", "--model", "s3net_lite_ratio", "--model-args", args, "--size", "64",
+         "--precision", "bf16", "--compile", "--repeats", "2", "--json", str(out_json)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out_json.read_text())
+    assert row["compiled"] and not row["fused"] and row["weights"] == "bf16 cast"
+    assert row["first_call_s"] > row["median_s"] > 0  # the first call compiled

@@ -278,9 +278,14 @@ def test_init_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(data: P
     wider = relightcli.save_checkpoint(
         relightcli.create_model(MODEL, encoder_args={**TINY_ENCODER, "base_width": 16}), tmp_path / "wider.safetensors"
     )
+    droppath = relightcli.save_checkpoint(
+        relightcli.create_model(MODEL, encoder_args={**TINY_ENCODER, "drop_path_rate": 0.1}),  # same shapes
+        tmp_path / "droppath.safetensors",
+    )
     for init, message in (
         (other, "holds model 's3net_lite', not the --model"),
-        (wider, "weights do not fit model"),
+        (droppath, "built with --model-args"),
+        (wider, "built with --model-args"),
         (tmp_path / "missing.safetensors", "missing.safetensors"),
     ):
         bad = runner.invoke(app, _cli_args(data, tmp_path / "bad", "--init", str(init), *frozen))

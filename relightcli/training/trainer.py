@@ -31,7 +31,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, SequentialSampler, Subset
 
 from ..atomic import atomic_write_bytes
-from ..checkpoint import MODEL_KEY, load_state_dict_strict, read_checkpoint, resolve_weights, save_checkpoint
+from ..checkpoint import (
+    MODEL_ARGS_KEY,
+    MODEL_KEY,
+    load_state_dict_strict,
+    read_checkpoint,
+    resolve_weights,
+    save_checkpoint,
+)
 from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
 from ..engine import forward_padded, resolve_device
 from ..errors import RelightError
@@ -169,6 +176,17 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
     stored = meta.get(MODEL_KEY)
     if stored is not None and stored != cfg.model:
         raise RelightError(f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained")
+    if MODEL_ARGS_KEY in meta:
+        try:
+            stored_args = json.loads(meta[MODEL_ARGS_KEY])
+        except json.JSONDecodeError as exc:
+            raise RelightError(f"--init {cfg.init}: corrupt model_args metadata ({exc})") from exc
+        wanted = json.loads(json.dumps(cfg.model_args))  # tuples -> lists, as stored
+        if stored_args != wanted:
+            raise RelightError(
+                f"--init {cfg.init}: built with --model-args {json.dumps(stored_args)}, not the "
+                f"{json.dumps(wanted)} being trained; pass the same --model-args"
+            )
     load_state_dict_strict(model, state, f"--init {cfg.init}")
 
 
