@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -166,6 +167,8 @@ class CompiledModel(nn.Module):
 
     def __init__(self, model: nn.Module, *, dynamic: bool | None = None) -> None:
         super().__init__()
+        # Inductor's C++ toolchain probe warns "No CUDA runtime is found" on every CPU-only machine: not news.
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.compiled = torch.compile(model, dynamic=dynamic)
         self.relight_info = getattr(model, "relight_info", None)
         self.relight_args = getattr(model, "relight_args", {})

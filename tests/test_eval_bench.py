@@ -334,3 +334,14 @@ def test_compiled_model_matches_eager_in_fp32_and_bench_reports_it(tmp_path: Pat
     (row,) = json.loads(out_json.read_text())
     assert row["compiled"] and not row["fused"] and row["weights"] == "bf16 cast"
     assert row["first_call_s"] > row["median_s"] > 0  # the first call compiled
+
+
+def test_compile_without_a_cxx_compiler_is_one_clear_error() -> None:
+    import torch._inductor.config as inductor_config
+
+    relighter = Relighter(tiny_model("s3net_lite_ratio"), device="cpu", precision="fp32", compile=True)
+    with (
+        inductor_config.patch({"cpp.cxx": (None, "/nonexistent/g++"), "force_disable_caches": True}),
+        pytest.raises(RelightError, match=r"torch.compile failed .*run without --compile"),
+    ):
+        relighter.run(torch.rand(1, 8, 32, 32))
