@@ -162,6 +162,16 @@ def apply(
     """
     from .apply import relight_files
 
+    load = dict(
+        weights=weights,
+        model=model,
+        device=device,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_side=max_side,
+        compile_model=compile_model,
+    )
     if pairs is not None or src_dir is not None:
         _apply_batch(
             src,
@@ -173,7 +183,7 @@ def apply(
             output,
             overwrite,
             raw_depth,
-            (weights, model, device, precision, tile, tile_overlap, max_side, compile_model),
+            load,
         )
         return
     if src is None or src_depth is None:
@@ -186,16 +196,7 @@ def apply(
         guide, guide_depth = preset(light)
     elif guide is None or guide_depth is None:
         raise RelightError("missing GUIDE and GUIDE_DEPTH (or use --light PRESET, e.g. --light 3500K/NW)")
-    relighter = _load(
-        weights,
-        model,
-        device,
-        precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        max_side=max_side,
-        compile_model=compile_model,
-    )
+    relighter = _load(**load)
     start = time.perf_counter()
     with err_console.status(f"Relighting {escape(str(src))} on {relighter.device} ({relighter.precision}) ..."):
         out = relight_files(relighter, src, src_depth, guide, guide_depth, output, raw_depth=raw_depth)
@@ -215,7 +216,7 @@ def _apply_batch(
     output: Path | None,
     overwrite: bool,
     raw_depth: bool,
-    load_args: tuple,
+    load: dict[str, Any],
 ) -> None:
     """``relight apply --pairs DIR`` / ``--src-dir DIR``: the model loaded once, failures reported at the end."""
     import os
@@ -241,22 +242,13 @@ def _apply_batch(
             raise RelightError("--src-dir needs --guide and --guide-depth (or --light PRESET)")
         jobs = folder_jobs(src_dir, guide, guide_depth, output)
     jobs = shard(jobs)
-    weights, model, device, precision, tile, tile_overlap, max_side, compile_model = load_args
+    device = load["device"]
     if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         import torch
 
         if torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    relighter = _load(
-        weights,
-        model,
-        device,
-        precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        max_side=max_side,
-        compile_model=compile_model,
-    )
+    relighter = _load(**{**load, "device": device})
     with Progress(
         TextColumn("relighting"),
         BarColumn(),
