@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
 from . import __version__
-from .atomic import atomic_path
+from .atomic import atomic_write_bytes
 from .errors import RelightError
 from .models import create_model, model_info
 
@@ -69,9 +69,19 @@ def save_checkpoint(
             "relightcli_version": __version__,
         }
     )
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    atomic_write_bytes(path, _canonical_header(save(tensors, metadata=meta)))
     return Path(path)
+
+
+def _canonical_header(blob: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted, so equal weights and metadata give
+    byte-identical files (safetensors writes the metadata in hash-map order, which changes from run to run).
+    The header keeps its length (padded with spaces, as the format allows), so the data offsets stay valid."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.dumps(json.loads(blob[8 : 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    if len(header) > n:  # cannot happen for a re-serialisation of the same content; keep the original then
+        return blob
+    return blob[:8] + header + b" " * (n - len(header)) + blob[8 + n :]
 
 
 def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:

@@ -143,3 +143,18 @@ def test_hf_cached_file_is_used_offline(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
     model = relightcli.load_model("hf://someone/relight/w.safetensors")
     assert model.relight_info.name == "s3net_res2net50d"
+
+
+def test_equal_weights_and_metadata_give_byte_identical_files(tmp_path: Path) -> None:
+    """Checkpoints are reproducible to the byte (safetensors alone writes its metadata in hash-map order)."""
+    model = tiny_model("s3net_lite_ratio")
+    meta = {f"key{i}": str(i) for i in range(12)}
+    paths = [relightcli.save_checkpoint(model, tmp_path / f"{i}.safetensors", metadata=meta) for i in range(4)]
+    blobs = {p.read_bytes() for p in paths}
+    assert len(blobs) == 1
+    loaded = relightcli.load_model(paths[0])
+    assert all(
+        torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True)
+    )
+    with safe_open(str(paths[0]), "pt") as f:
+        assert f.metadata()["key11"] == "11"
