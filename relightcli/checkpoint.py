@@ -187,6 +187,14 @@ def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], sou
             v.copy_(src.to(v.dtype))
 
 
+def stored_model_args(meta: dict[str, str], source: str) -> dict[str, Any]:
+    """The constructor options a relightcli checkpoint's metadata records (``{}`` when it records none)."""
+    try:
+        return json.loads(meta.get(MODEL_ARGS_KEY, "{}"))
+    except json.JSONDecodeError as exc:
+        raise RelightError(f"{source}: corrupt model_args metadata ({exc})") from exc
+
+
 def load_model(
     weights: str | os.PathLike[str],
     *,
@@ -215,10 +223,7 @@ def load_model(
         if model is not None and model != stored:
             raise RelightError(f"{weights}: checkpoint holds model {stored!r}, not {model!r}; drop --model")
         model_info(stored)  # unknown registry name -> RelightError
-        try:
-            args = json.loads(meta.get(MODEL_ARGS_KEY, "{}"))
-        except json.JSONDecodeError as exc:
-            raise RelightError(f"{weights}: corrupt model_args metadata ({exc})") from exc
+        args = stored_model_args(meta, str(weights))
         name = stored
     elif model is None:
         raise RelightError(f"{weights}: checkpoint has no relightcli metadata; say which architecture with --model")

@@ -38,6 +38,7 @@ from ..checkpoint import (
     read_checkpoint,
     resolve_weights,
     save_checkpoint,
+    stored_model_args,
 )
 from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
 from ..engine import forward_padded, resolve_device
@@ -177,10 +178,7 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
     if stored is not None and stored != cfg.model:
         raise RelightError(f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained")
     if MODEL_ARGS_KEY in meta:
-        try:
-            stored_args = json.loads(meta[MODEL_ARGS_KEY])
-        except json.JSONDecodeError as exc:
-            raise RelightError(f"--init {cfg.init}: corrupt model_args metadata ({exc})") from exc
+        stored_args = stored_model_args(meta, f"--init {cfg.init}")
         wanted = json.loads(json.dumps(cfg.model_args))  # tuples -> lists, as stored
         if stored_args != wanted:
             raise RelightError(
