@@ -8,8 +8,9 @@ run as a large matrix product in the same precision, right before each setting a
 statistic (the median) as the model's latency, so that drift on a shared machine moves both alike. Weights are
 handled as ``relight apply`` does (`relightcli.engine.casts_weights`: cast once to bf16 on CPUs, autocast
 otherwise) and, on CPUs, with convolution + pointwise chains fused (`relightcli.fusion`), unless ``cast_weights``
-or ``fuse`` says otherwise. Models run with random weights: speed does not depend on the
-values.
+or ``fuse`` says otherwise, and with freed memory kept for reuse as ``relight apply`` keeps it
+(`relightcli.cpualloc`; ``retain_memory=False`` in a fresh process measures glibc's defaults). Models run with
+random weights: speed does not depend on the values.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from .cpualloc import release_freed_memory, retain_freed_memory, retaining_freed_memory
 from .engine import _DTYPES, CompiledModel, casts_weights, optimize_for_inference, pad_to_multiple
 from .fusion import FusedConv
 from .models import IN_CHANNELS, create_model
@@ -38,6 +40,7 @@ class BenchRow:
     fold_bn: bool
     fused: bool
     compiled: bool
+    allocator: str
     size: int
     first_call_s: float
     params_m: float
@@ -121,6 +124,7 @@ def bench_model(
     repeats: int = 5,
     peak: float | None = None,
     model_args: dict | None = None,
+    retain_memory: bool = True,
 ) -> BenchRow:
     """Benchmark one registry model at ``size x size`` in one setting.
 
@@ -128,7 +132,9 @@ def bench_model(
     (bf16/fp16) and feeds a cast input; False autocasts. ``fuse`` None follows the engine (convolution +
     pointwise fusion on CPUs, `relightcli.fusion`; with ``compile_model``, Inductor fuses instead:
     `relightcli.engine.CompiledModel`). ``peak`` None measures the device peak now. The first warm-up call is
-    timed apart (``first_call_s``: with ``compile_model`` it includes the compilation).
+    timed apart (``first_call_s``: with ``compile_model`` it includes the compilation). On CPUs,
+    ``retain_memory`` keeps freed memory for reuse (`relightcli.cpualloc`, process-wide and one-way); the heap's
+    free pages are handed back before each setting so that its peak RSS is its own.
     """
     model_args = model_args or {}
     model = create_model(name, **model_args).eval()
@@ -144,6 +150,11 @@ def bench_model(
     fused = any(isinstance(m, FusedConv) for m in model.modules())
     if compile_model:
         model = CompiledModel(model, dynamic=False)
+    if device.type == "cpu":
+        if retain_memory:
+            retain_freed_memory()
+        release_freed_memory()
+    allocator = "cuda caching" if device.type == "cuda" else "retain" if retaining_freed_memory() else "default"
     x = pad_to_multiple(torch.rand(1, IN_CHANNELS, size, size), multiple).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -182,6 +193,7 @@ def bench_model(
         fold_bn,
         fused,
         compile_model,
+        allocator,
         size,
         first,
         params / 1e6,

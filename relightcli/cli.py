@@ -80,7 +80,7 @@ MaxSideOpt = Annotated[
 CompileOpt = Annotated[
     bool,
     typer.Option(
-        "--compile", help="torch.compile the model (Inductor): tens of seconds once per image size, faster after."
+        "--compile", help="torch.compile the model (Inductor): tens of seconds once per image size (see README: Speed)."
     ),
 ]
 
@@ -618,6 +618,10 @@ def bench(
         bool,
         typer.Option("--fuse/--no-fuse", help="Fuse conv + activation/residual into one oneDNN call (CPU only)."),
     ] = True,
+    retain_memory: Annotated[
+        bool,
+        typer.Option("--retain-memory/--no-retain-memory", help="CPU: keep freed memory for reuse, as apply does."),
+    ] = True,
     warmup: Annotated[int, typer.Option("--warmup")] = 1,
     repeats: Annotated[int, typer.Option("--repeats")] = 5,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
@@ -668,6 +672,7 @@ def bench(
                         warmup=warmup,
                         repeats=repeats,
                         model_args=args,
+                        retain_memory=retain_memory,
                     )
                 )
     table = Table(title=f"relight bench: {size}x{size} on {device}", box=box.SIMPLE_HEAD)
@@ -693,7 +698,8 @@ def bench(
         "peak: the device's GFLOP/s on a large matmul in the same precision, measured just before each row "
         f"(median of 5, like the latency); MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); "
         f"channels_last={channels_last}, fold_bn={fold_bn}, fused={any(r.fused for r in rows)}, "
-        f"compile={compile_model} (first call {max(r.first_call_s for r in rows):.1f} s at most); random weights"
+        f"compile={compile_model} (first call {max(r.first_call_s for r in rows):.1f} s at most), "
+        f"allocator={rows[0].allocator}; random weights"
     )
     if json_out is not None:
         atomic_write_bytes(json_out, json.dumps([r.to_json() for r in rows], indent=2).encode())

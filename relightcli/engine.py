@@ -3,8 +3,9 @@
 CUDA runs under fp16 autocast by default (bf16 where a model declares fp16 unsafe). CPUs with native bf16
 (AVX512-BF16, AMX) run in bf16 by default, with the weights cast once (`casts_weights`), others fp32. The
 model runs with BatchNorm folded into its convolutions and in channels_last memory format, and on CPUs with
-convolution + activation/residual chains fused into single oneDNN calls (all exact in fp32). Images of any
-size are reflect-padded to the model's multiple and cropped back, as the official S3Net/MPRNet demos do.
+convolution + activation/residual chains fused into single oneDNN calls (all exact in fp32); on CPUs freed
+memory is kept for the next pass (`relightcli.cpualloc`). Images of any size are reflect-padded to the model's
+multiple and cropped back, as the official S3Net/MPRNet demos do.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cpualloc import retain_freed_memory
 from .errors import RelightError
 from .fusion import fuse_conv_pointwise
 from .largeimage import run_tiled, upsample_relighting, working_size
@@ -128,11 +130,14 @@ def optimize_for_inference(
     channels_last: bool = False,
     dtype: torch.dtype | None = None,
     fuse_pointwise: bool = False,
+    prepack: bool = True,
 ) -> nn.Module:
     """A copy of ``model`` for inference: BatchNorm folded into the preceding convolutions, optionally
     channels_last, optionally cast to ``dtype``, optionally with convolution + activation/residual chains fused
-    into single oneDNN calls for CPUs (`relightcli.fusion`). Folding, channels_last and fusion are exact in fp32
-    up to rounding (checked against the plain model in the tests); the cast is the bf16 fast path on CPUs.
+    into single oneDNN calls for CPUs (`relightcli.fusion`; with ``prepack``, the default, every convolution
+    then hands oneDNN its weight prepacked for the input shape it meets). Folding, channels_last and fusion are
+    exact in fp32 up to rounding (checked against the plain model in the tests); the cast is the bf16 fast path on
+    CPUs.
 
     Folding traces each top-level child with ``torch.fx`` and fuses conv-BN pairs; a child that cannot be
     traced is kept as it is.
@@ -151,7 +156,7 @@ def optimize_for_inference(
     if dtype is not None:
         model = model.to(dtype)
     if fuse_pointwise:
-        fuse_conv_pointwise(model)
+        fuse_conv_pointwise(model, prepack=prepack)
     model.relight_info, model.relight_args = info, args
     return model
 
@@ -210,6 +215,10 @@ def make_input(src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_
 class Relighter:
     """Runs a registry model on 8-channel inputs of any size, on the chosen device and precision.
 
+    On a CPU, ``retain_memory`` (default) makes the process keep freed memory for reuse
+    (`relightcli.cpualloc.retain_freed_memory`, process-wide): 1024x1024 passes run 1.2x (S3Net) to 2.2x
+    (MPRNet) faster, for 6-36% more resident memory.
+
     Example:
         >>> relighter = Relighter(load_model("relit.safetensors"), device="auto")
         >>> out = relighter.relight(src_rgb, src_depth, guide_rgb, guide_depth)  # (H, W, 3) float32 in [0, 1]
@@ -223,6 +232,7 @@ class Relighter:
     tile_overlap: int = 32
     max_side: int | None = None
     compile: bool = False
+    retain_memory: bool = True
     on_message: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
@@ -237,6 +247,8 @@ class Relighter:
                 model, fold_bn=True, channels_last=True, dtype=cast, fuse_pointwise=cpu and not self.compile
             )
         model = model.to(self.device)
+        if self.device.type == "cpu" and self.retain_memory:
+            retain_freed_memory()  # process-wide: large activations reuse freed blocks instead of fresh pages
         self.model = CompiledModel(model) if self.compile else model
 
     @torch.inference_mode()

@@ -1,7 +1,9 @@
 """`relight eval` (metrics, baselines, report) and `relight bench`, and the exactness of inference optimisations."""
 
 import json
+import platform
 import re
+import sys
 from pathlib import Path
 
 import cv2
@@ -192,6 +194,8 @@ def test_bench_json_has_every_field_positive(tmp_path: Path) -> None:
         ):
             assert r[key] > 0, key
         assert r["fused"] and not r["compiled"]
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert {r["allocator"] for r in rows} == {"retain" if glibc else "default"}  # freed memory kept, as in apply
     bad = runner.invoke(app, ["bench", "--cpu", "--precision", "fp16", "--size", "64"])
     assert bad.exit_code == 1 and "fp16 on CUDA" in bad.stderr
     bad = runner.invoke(app, ["bench", "--cpu", "--weights-cast", "sometimes", "--size", "64"])
@@ -255,6 +259,55 @@ def test_fused_convolutions_match_the_plain_ops_and_fall_back_where_onednn_canno
         assert torch.equal(relu_add(x, broadcast), torch.relu(conv(x) + broadcast))
     with pytest.raises(ValueError, match="only ReLU after a residual add"):
         FusedConv(conv, "tanh", residual=True)
+
+
+@pytest.mark.skipif(not fusion.available(), reason="this PyTorch has no oneDNN fused convolution")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_prepacked_convolutions_give_the_plain_convolutions_bits(dtype: torch.dtype) -> None:
+    import copy
+
+    torch.manual_seed(0)
+    convs = [
+        torch.nn.Conv2d(16, 24, 3, padding=1),
+        torch.nn.Conv2d(16, 8, 1, bias=False),
+        torch.nn.Conv2d(16, 16, 3, stride=2, padding=2, dilation=2, groups=4),
+    ]
+    convs = [c.to(dtype).to(memory_format=torch.channels_last) for c in convs]
+    with torch.inference_mode():
+        for conv in convs:
+            packed = fusion.PrepackedConv2d.sharing(conv)
+            assert packed.weight is conv.weight and packed.bias is conv.bias  # shared, not copied
+            for hw in (20, 20, 33):  # a cached pack, then a new shape that repacks
+                x = torch.randn(2, 16, hw, hw + 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
+                torch.testing.assert_close(packed(x), conv(x))  # oneDNN may sum in another order: rounding
+            assert packed._pack.packed is not None and packed._pack.packed.is_mkldnn
+            twin = copy.deepcopy(packed)  # copies start without the oneDNN-layout cache
+            assert twin._pack.packed is None
+            torch.testing.assert_close(twin(x), conv(x))
+    with torch.no_grad():
+        conv.weight.mul_(-2)  # an in-place update (as load_state_dict does) must not meet a stale pack
+    with torch.inference_mode():
+        torch.testing.assert_close(packed(x), conv(x))
+    x = torch.randn(1, 16, 12, 12, requires_grad=True)  # training: the plain convolution, gradients flow
+    packed.float()(x).sum().backward()
+    assert x.grad is not None
+
+
+def test_optimised_cpu_models_leave_no_convolution_unpacked() -> None:
+    model = _with_random_bn_statistics(tiny_model("s3net")).eval()
+    fast = optimize_for_inference(model, channels_last=True, fuse_pointwise=True)
+    convs = [m for m in fast.modules() if type(m) is torch.nn.Conv2d]
+    held = {id(m.conv) for m in fast.modules() if isinstance(m, FusedConv)}
+    if fusion.available():
+        assert all(id(c) in held for c in convs)  # every plain Conv2d left runs inside a FusedConv
+        assert any(isinstance(m, fusion.PrepackedConv2d) for m in fast.modules())
+    unpacked = optimize_for_inference(model, channels_last=True, fuse_pointwise=True, prepack=False)
+    assert not any(isinstance(m, fusion.PrepackedConv2d) for m in unpacked.modules())
+    x = torch.rand(1, 8, 64, 64).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        assert (fast(x) - unpacked(x)).abs().max() < 1e-5  # where the weights sit, not what they compute
+    if fusion.available():
+        assert all(m._pack.packed is None for m in unpacked.modules() if isinstance(m, FusedConv))
 
 
 def test_fusion_rewrites_conv_activation_and_residual_chains_in_a_traced_graph() -> None:
