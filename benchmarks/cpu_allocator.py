@@ -31,7 +31,7 @@ def child(model_name: str, size: int, passes: int, path: str, retain: bool) -> N
     import torch
 
     import relightcli as rc
-    from relightcli.bench import _peak_rss_mb
+    from relightcli.bench import peak_rss_mb
     from relightcli.engine import Relighter
     from relightcli.models import IN_CHANNELS
 
@@ -45,7 +45,7 @@ def child(model_name: str, size: int, passes: int, path: str, retain: bool) -> N
         relighter.run(x)
         times.append(time.perf_counter() - t)
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    row = {"median_s": statistics.median(times), "faults": statistics.median(faults), "rss_mb": _peak_rss_mb()}
+    row = {"median_s": statistics.median(times), "faults": statistics.median(faults), "rss_mb": peak_rss_mb()}
     print(json.dumps(row))
 
 

@@ -99,7 +99,8 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident set in MiB (Linux ``VmHWM``, else ``ru_maxrss``)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -180,7 +181,7 @@ def bench_model(
     if device.type == "cuda":
         memory, kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda max allocated"
     else:
-        memory, kind = _peak_rss_mb(), "peak RSS (process)"
+        memory, kind = peak_rss_mb(), "peak RSS (process)"
     gflop = count_flops(name, size, **model_args) / 1e9
     median = statistics.median(times)
     achieved = gflop / median

@@ -55,6 +55,11 @@ def available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(mkldnn, "_convolution_pointwise")
 
 
+def _zero_padded(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` pads with zeros by a number of pixels: the padding oneDNN's convolution applies itself."""
+    return conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+
+
 def _onednn_can_run(x: torch.Tensor, w: torch.Tensor) -> bool:
     """Whether oneDNN's convolution takes ``x`` with weight ``w`` as they are: CPU inference in fp32 or bf16."""
     return (
@@ -104,7 +109,10 @@ class PrepackedConv2d(nn.Conv2d):
 
     @classmethod
     def sharing(cls, conv: nn.Conv2d) -> PrepackedConv2d:
-        """A `PrepackedConv2d` with ``conv``'s hyperparameters and its very parameters (not copies)."""
+        """A `PrepackedConv2d` with ``conv``'s hyperparameters and its very parameters (not copies); ``conv``
+        must be zero-padded with numeric padding (what oneDNN's convolution takes)."""
+        if not _zero_padded(conv):
+            raise ValueError(f"prepacking needs a zero-padded convolution with numeric padding, not {conv}")
         new = cls(
             conv.in_channels,
             conv.out_channels,
@@ -124,7 +132,7 @@ class PrepackedConv2d(nn.Conv2d):
         self._pack = _PackedWeight()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.padding_mode != "zeros" or isinstance(self.padding, str) or not _onednn_can_run(x, self.weight):
+        if not _onednn_can_run(x, self.weight):
             return super().forward(x)
         args = (list(self.padding), list(self.stride), list(self.dilation), self.groups)
         return torch.ops.mkldnn._convolution_pointwise(x, self._pack.get(self, x), self.bias, *args, "none", [], "")
@@ -205,8 +213,7 @@ def _fusable_conv(gm: fx.GraphModule, node: fx.Node) -> nn.Conv2d | None:
     mod = gm.get_submodule(str(node.target))
     ok = (
         type(mod) in (nn.Conv2d, PrepackedConv2d)
-        and mod.padding_mode == "zeros"
-        and not isinstance(mod.padding, str)
+        and _zero_padded(mod)
         and len(node.users) == 1
         and len(node.args) == 1
         and not node.kwargs
@@ -277,8 +284,8 @@ def prepack_convs(model: nn.Module) -> int:
     swapped = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Conv2d and child.padding_mode == "zeros" and not isinstance(child.padding, str):
-                setattr(parent, name, PrepackedConv2d.sharing(child))
+            if type(child) is nn.Conv2d and _zero_padded(child):
+                setattr(parent, name, PrepackedConv2d.sharing(child))  # others stay plain nn.Conv2d
                 swapped += 1
     return swapped
 

@@ -291,6 +291,8 @@ def test_prepacked_convolutions_give_the_plain_convolutions_bits(dtype: torch.dt
     x = torch.randn(1, 16, 12, 12, requires_grad=True)  # training: the plain convolution, gradients flow
     packed.float()(x).sum().backward()
     assert x.grad is not None
+    with pytest.raises(ValueError, match="zero-padded"):  # oneDNN pads with zeros only
+        fusion.PrepackedConv2d.sharing(torch.nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"))
 
 
 def test_optimised_cpu_models_leave_no_convolution_unpacked() -> None:
