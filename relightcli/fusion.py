@@ -72,6 +72,9 @@ def _onednn_can_run(x: torch.Tensor, w: torch.Tensor) -> bool:
     )
 
 
+_REORDER = getattr(torch.ops.mkldnn, "_reorder_convolution_weight", None)  # looked up once, not per call
+
+
 class _PackedWeight:
     """A convolution's weight reordered into oneDNN's blocked layout for one input shape
     (``torch.ops.mkldnn._reorder_convolution_weight``, what Inductor's freezing prepacks): made at the first
@@ -88,7 +91,7 @@ class _PackedWeight:
 
     def get(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         w = conv.weight
-        reorder = getattr(torch.ops.mkldnn, "_reorder_convolution_weight", None)
+        reorder = _REORDER
         if reorder is None or not self.enabled:  # (an older PyTorch): oneDNN reorders at each call
             return w
         try:
