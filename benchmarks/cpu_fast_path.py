@@ -1,7 +1,13 @@
-"""Issue 6's CPU targets: S3Net at 1024x1024, fast path against plain fp32 eager and against the bf16 matmul peak.
+"""CPU targets (issues 6 and 15): S3Net, the fast path against plain fp32 eager (the released code's computation)
+and against the matmul peak in the fast path's precision.
 
 Usage: python benchmarks/cpu_fast_path.py [--model s3net] [--size 1024] [--rounds 3] [--weights W] [--no-compile]
-                                          [--default-allocator]
+                                          [--default-allocator] [--as-avx2]
+
+On a CPU with native bf16 the settings below are measured against the bf16 peak. On a CPU without it (or with
+``--as-avx2``, which re-runs the script with oneDNN and MKL capped at AVX2, the kernels of an AVX2-only CPU such as
+AMD Zen 3) the fp32 paths are: fp32 eager; folded + channels_last; fused, unpacked; fused and prepacked (what
+`relight apply` runs there); compiled; against the fp32 matmul peak.
 
 Speed (random weights; speed does not depend on them): in each round, in this order, the bf16 matmul peak
 (`relightcli.bench.device_peak_gflops`, median of 5) and one timed run of each setting after a warm-up:
@@ -26,7 +32,9 @@ weights (W, default: the shipped weights) on a rendered 1024x1024 synthetic pair
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -38,10 +46,33 @@ from relightcli.bench import device_peak_gflops
 from relightcli.cpualloc import retain_freed_memory
 from relightcli.data import SETTINGS
 from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
+from relightcli.hardware import cpu_capabilities
 from relightcli.models import IN_CHANNELS
 from relightcli.models.summary import count_flops
 from relightcli.synth.writer import render_nth_scene
 from relightcli.weights import default_weights
+
+
+def _fp32_settings(model: torch.nn.Module, x: torch.Tensor, compiled: bool) -> dict[str, Callable[[], None]]:
+    """The fp32 paths, for CPUs without native bf16 (AVX2, or AVX512 without AVX512-BF16): plain fp32 eager is
+    the released code's computation (same architecture, BatchNorm unfolded), the fused + prepacked one is what
+    `relight apply` runs there."""
+    plain = model.eval()
+    folded = optimize_for_inference(model, fold_bn=True, channels_last=True)
+    base = {"fold_bn": True, "channels_last": True, "fuse_pointwise": True}
+    unpacked = optimize_for_inference(model, **base, prepack=False)
+    fused = optimize_for_inference(model, **base)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    settings = {
+        "fp32 eager": lambda: plain(x),
+        "fp32 folded + channels_last": lambda: folded(x_cl),
+        "fp32 fused, unpacked": lambda: unpacked(x_cl),
+        "fp32 fused (default path)": lambda: fused(x_cl),
+    }
+    if compiled:
+        inductor = CompiledModel(optimize_for_inference(model, channels_last=True), dynamic=False)
+        settings["fp32 compiled"] = lambda: inductor(x_cl)
+    return settings
 
 
 def _settings(model: torch.nn.Module, x: torch.Tensor, compiled: bool) -> dict[str, Callable[[], None]]:
@@ -91,15 +122,28 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile setting")
     ap.add_argument("--default-allocator", action="store_true", help="glibc's defaults: freed memory not kept")
+    ap.add_argument(
+        "--as-avx2",
+        action="store_true",
+        help="re-run with oneDNN and MKL capped at AVX2 (ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS): the kernels "
+        "an AVX2-only CPU such as AMD Zen 3 runs, on this CPU",
+    )
     args = ap.parse_args()
+    if args.as_avx2 and os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
+        env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     retained = not args.default_allocator and retain_freed_memory()
+    caps = cpu_capabilities()
+    native = caps.native_bf16
+    precision = "bf16" if native else "fp32"
+    print(f"CPU: {caps.summary()}; the fast path here runs in {precision}", flush=True)
 
     torch.manual_seed(0)
     cpu = torch.device("cpu")
     model = rc.create_model(args.model)
     gflop = count_flops(args.model, args.size) / 1e9
     x = torch.rand(1, IN_CHANNELS, args.size, args.size)
-    settings = _settings(model, x, compiled=not args.no_compile)
+    settings = (_settings if native else _fp32_settings)(model, x, compiled=not args.no_compile)
     times: dict[str, list[float]] = {k: [] for k in settings}
     peaks: list[float] = []
     with torch.inference_mode():
@@ -108,7 +152,7 @@ def main() -> None:
             fn()  # warm-up
             print(f"warm-up {name}: {time.perf_counter() - t:.1f} s", flush=True)
         for r in range(args.rounds):
-            peaks.append(device_peak_gflops(cpu, "bf16"))
+            peaks.append(device_peak_gflops(cpu, precision))
             for name, fn in settings.items():
                 t = time.perf_counter()
                 fn()
@@ -123,12 +167,12 @@ def main() -> None:
         f"\n{args.model} at {args.size}x{args.size}, {gflop:.0f} GFLOP, {torch.get_num_threads()} threads, "
         f"freed memory {'kept for reuse' if retained else 'returned to the OS (glibc defaults)'}"
     )
-    print(f"bf16 matmul peak (median of {args.rounds} rounds): {peak:.0f} GFLOP/s")
+    print(f"{precision} matmul peak (median of {args.rounds} rounds): {peak:.0f} GFLOP/s")
     for name, ts in times.items():
         med = statistics.median(ts)
         print(
             f"  {name:27s} {med:.3f} s (spread {max(ts) - min(ts):.3f})  {base / med:4.2f}x fp32 eager  "
-            f"{gflop / med:5.0f} GFLOP/s  {100 * gflop / med / peak:3.0f}% of bf16 peak"
+            f"{gflop / med:5.0f} GFLOP/s  {100 * gflop / med / peak:3.0f}% of {precision} peak"
         )
 
     weights = args.weights or str(default_weights())

@@ -1,23 +1,66 @@
 """relightcli: depth-guided any-to-any image relighting (S3Net and friends) from the command line and Python.
 
 The Python API mirrors the CLI: `create_model` / `list_models` (registry), `load_model` / `save_checkpoint`
-(checkpoints), `Relighter` (inference engine) and `relight_files` (what ``relight apply`` does).
+(checkpoints), `Relighter` (inference engine), `relight_files` (what ``relight apply`` does) and `estimate_depth`
+(monocular depth for photos without a depth map). Names are imported on first use (PEP 562 module
+``__getattr__``), so ``import relightcli`` and ``relight --help`` do not pay for torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import RelightError
 
 __version__ = "0.1.0"
 
-from .checkpoint import load_model, save_checkpoint
-from .errors import RelightError
-from .models import ModelInfo, create_model, list_models, model_info, register_model
+_EXPORTS = {
+    "ModelInfo": "models",
+    "create_model": "models",
+    "list_models": "models",
+    "model_info": "models",
+    "register_model": "models",
+    "load_model": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "Relighter": "engine",
+    "relight_files": "apply",
+    "estimate_depth": "depth",
+    "DepthEstimator": "depth",
+}
 
 __all__ = [
+    "DepthEstimator",
     "ModelInfo",
     "RelightError",
+    "Relighter",
     "__version__",
     "create_model",
+    "estimate_depth",
     "list_models",
     "load_model",
     "model_info",
     "register_model",
+    "relight_files",
     "save_checkpoint",
 ]
+
+if TYPE_CHECKING:
+    from .apply import relight_files
+    from .checkpoint import load_model, save_checkpoint
+    from .depth import DepthEstimator, estimate_depth
+    from .engine import Relighter
+    from .models import ModelInfo, create_model, list_models, model_info, register_model
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'relightcli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,9 +1,11 @@
 """Relighting many images with one loaded model: a VIDIT pair folder, or a folder of sources to one guide.
 
 Depth naming rule for ``--src-dir``: the depth of ``NAME.png`` (or .jpg/.jpeg) is the first of
-``NAME_depth.png``, ``NAME_depth.npy``, ``NAME.npy`` that exists. Outputs already present are skipped unless
-``overwrite``; a file that fails is reported and skipped, never stopping the rest. Under torchrun the jobs are
-sharded across ranks (``jobs[rank::world_size]``), so each output is written exactly once.
+``NAME_depth.png``, ``NAME_depth.npy``, ``NAME.npy`` that exists; a photo without one (and a guide given without
+depth) has its depth estimated (`relightcli.depth`), the guide's once for the whole folder. Outputs already
+present are skipped unless ``overwrite``; a file that fails is reported and skipped, never stopping the rest.
+Under torchrun the jobs are sharded across ranks (``jobs[rank::world_size]``), so each output is written exactly
+once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .apply import relight_files
 from .data.vidit import scan_pairs
-from .engine import Relighter
 from .errors import RelightError
+
+if TYPE_CHECKING:
+    from .depth import DepthEstimator
+    from .engine import Relighter
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 DEPTH_PATTERNS = ("{stem}_depth.png", "{stem}_depth.npy", "{stem}.npy")
@@ -29,7 +35,7 @@ class Job:
     src: Path
     src_depth: Path | None
     guide: Path
-    guide_depth: Path
+    guide_depth: Path | None
     out: Path
 
 
@@ -39,6 +45,7 @@ class BatchSummary:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    estimated: int = 0
 
 
 def pair_jobs(pairs_dir: str | Path, out_dir: str | Path) -> list[Job]:
@@ -55,7 +62,7 @@ def find_depth(image: Path) -> Path | None:
     return None
 
 
-def folder_jobs(src_dir: str | Path, guide: Path, guide_depth: Path, out_dir: str | Path) -> list[Job]:
+def folder_jobs(src_dir: str | Path, guide: Path, guide_depth: Path | None, out_dir: str | Path) -> list[Job]:
     """One job per image in ``src_dir`` (depth maps themselves excluded); outputs ``OUT/NAME.png``."""
     src_dir = Path(src_dir)
     if not src_dir.is_dir():
@@ -86,9 +93,12 @@ def run_jobs(
     *,
     overwrite: bool = False,
     raw_depth: bool = False,
+    estimator: DepthEstimator | None = None,
+    save_depth: str | Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> BatchSummary:
-    """Relight every job; ``progress(done, total, images_per_s)`` after each."""
+    """Relight every job; ``progress(done, total, images_per_s)`` after each. A job without a source depth has it
+    estimated by ``estimator`` (kept in ``save_depth``); without one, it fails naming the files looked for."""
     summary = BatchSummary()
     start = time.perf_counter()
     inputs = {p.resolve() for j in jobs for p in (j.src, j.src_depth, j.guide, j.guide_depth) if p is not None}
@@ -99,13 +109,22 @@ def run_jobs(
             if job.out.exists() and not overwrite:
                 summary.skipped += 1
             else:
-                if job.src_depth is None:
+                if job.src_depth is None and estimator is None:
                     looked = ", ".join(p.format(stem=job.src.stem) for p in DEPTH_PATTERNS)
                     raise RelightError(f"{job.src}: no depth map found (looked for {looked})")
                 relight_files(
-                    relighter, job.src, job.src_depth, job.guide, job.guide_depth, job.out, raw_depth=raw_depth
+                    relighter,
+                    job.src,
+                    job.src_depth,
+                    job.guide,
+                    job.guide_depth,
+                    job.out,
+                    raw_depth=raw_depth,
+                    estimator=estimator,
+                    save_depth=save_depth,
                 )
                 summary.done += 1
+                summary.estimated += job.src_depth is None
         except RelightError as exc:
             summary.failed.append((job.name, str(exc)))
         elapsed = time.perf_counter() - start

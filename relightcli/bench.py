@@ -11,6 +11,11 @@ otherwise) and, on CPUs, with convolution + pointwise chains fused (`relightcli.
 or ``fuse`` says otherwise, and with freed memory kept for reuse as ``relight apply`` keeps it
 (`relightcli.cpualloc`; ``retain_memory=False`` in a fresh process measures glibc's defaults). Models run with
 random weights: speed does not depend on the values.
+
+What the CPU computes natively decides what is measured (`relightcli.hardware`): ``--precision all`` means the
+precisions this device runs natively (`native_precisions`: bf16 on CPUs only with AVX512-BF16/AMX), and a bf16
+row asked for on a CPU that only converts bf16 is set against the fp32 matmul peak (``peak_precision``), since an
+emulated bf16 matmul is no limit of the machine (and on an AVX2 CPU takes minutes).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pathlib import Path
 import torch
 
 from .cpualloc import release_freed_memory, retain_freed_memory, retaining_freed_memory
-from .engine import _DTYPES, CompiledModel, casts_weights, optimize_for_inference, pad_to_multiple
+from .engine import _DTYPES, CompiledModel, casts_weights, cpu_bf16_note, optimize_for_inference, pad_to_multiple
+from .errors import RelightError
 from .fusion import FusedConv
+from .hardware import cpu_capabilities
 from .models import IN_CHANNELS, create_model
 from .models.summary import count_flops
 
@@ -54,6 +61,7 @@ class BenchRow:
     achieved_gflops: float
     device_peak_gflops: float
     percent_of_peak: float
+    peak_precision: str
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -89,6 +97,36 @@ def device_peak_gflops(device: torch.device, precision: str, n: int | None = Non
     torch.matmul(a, b)
     median = statistics.median(_timed(lambda: torch.matmul(a, b), device) for _ in range(repeats))
     return 2 * n**3 / median / 1e9
+
+
+def native_precisions(device: torch.device) -> tuple[list[str], list[str]]:
+    """The precisions ``device`` computes natively (what ``relight bench --precision all`` measures) and a note
+    for each one left out: fp32 everywhere; bf16 on CUDA GPUs that have it and on CPUs with AVX512-BF16/AMX;
+    fp16 on CUDA."""
+    if device.type == "cuda":
+        bf16 = ["bf16"] if torch.cuda.is_bf16_supported() else []
+        notes = [] if bf16 else ["bf16 skipped: this GPU has no native bf16"]
+        return ["fp32", *bf16, "fp16"], notes
+    caps = cpu_capabilities()
+    if caps.native_bf16:
+        return ["fp32", "bf16"], []
+    how = "--precision bf16 measures it anyway" if caps.bf16_ok() else "oneDNN cannot run bf16 here"
+    return ["fp32"], [f"bf16 skipped: {caps.summary()}; {how}"]
+
+
+def peak_precision(device: torch.device, precision: str) -> str:
+    """The precision whose matmul is ``device``'s peak for a row in ``precision``: itself where native, else fp32."""
+    if device.type == "cpu" and precision == "bf16" and not cpu_capabilities().native_bf16:
+        return "fp32"
+    return precision
+
+
+def check_precision(device: torch.device, precision: str) -> None:
+    """`RelightError` (one line) when ``device`` cannot run ``precision`` at all."""
+    if precision not in ("fp32", "bf16", "fp16") or (precision == "fp16" and device.type != "cuda"):
+        raise RelightError(f"--precision {precision!r}: expected fp32, bf16, all, or fp16 on CUDA")
+    if precision == "bf16" and device.type == "cpu" and not cpu_capabilities().bf16_ok():
+        raise RelightError(cpu_bf16_note() or "--precision bf16: not available on this CPU")
 
 
 def _reset_peak_rss() -> bool:
@@ -137,6 +175,7 @@ def bench_model(
     ``retain_memory`` keeps freed memory for reuse (`relightcli.cpualloc`, process-wide and one-way); the heap's
     free pages are handed back before each setting so that its peak RSS is its own.
     """
+    check_precision(device, precision)
     model_args = model_args or {}
     model = create_model(name, **model_args).eval()
     params = sum(p.numel() for p in model.parameters())
@@ -144,9 +183,15 @@ def bench_model(
     dtype = _DTYPES.get(precision)
     cast = dtype is not None and (casts_weights(device, precision) if cast_weights is None else cast_weights)
     weights = f"{precision} cast" if cast else "autocast" if dtype is not None else "fp32"
+    caps = cpu_capabilities()
     fuse = device.type == "cpu" and not compile_model if fuse is None else fuse
     model = optimize_for_inference(
-        model, fold_bn=fold_bn, channels_last=channels_last, dtype=dtype if cast else None, fuse_pointwise=fuse
+        model,
+        fold_bn=fold_bn,
+        channels_last=channels_last,
+        dtype=dtype if cast else None,
+        fuse_pointwise=fuse and caps.onednn,
+        prepack=caps.prepack_ok(precision if cast else "fp32"),
     ).to(device)
     fused = any(isinstance(m, FusedConv) for m in model.modules())
     if compile_model:
@@ -172,7 +217,8 @@ def bench_model(
     first = _timed(run, device)
     for _ in range(warmup - 1):
         run()
-    peak = peak if peak is not None else device_peak_gflops(device, precision)
+    peak_prec = peak_precision(device, precision)
+    peak = peak if peak is not None else device_peak_gflops(device, peak_prec)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     else:
@@ -208,4 +254,5 @@ def bench_model(
         achieved,
         peak,
         100 * achieved / peak,
+        peak_prec,
     )

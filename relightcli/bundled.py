@@ -16,7 +16,7 @@ import numpy as np
 
 from .data.vidit import SETTINGS, Setting
 from .errors import RelightError
-from .io import write_image
+from .io import write_depth, write_image
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -62,16 +62,6 @@ def preset_names() -> list[str]:
     return [f"{s.temperature}K/{s.direction}" for s in SETTINGS]
 
 
-def _write_depth(path: Path, depth: np.ndarray) -> None:
-    import cv2
-
-    from .atomic import atomic_write_bytes
-
-    ok, buf = cv2.imencode(".png", (np.clip(depth, 0, 1) * 65535 + 0.5).astype(np.uint16))
-    assert ok
-    atomic_write_bytes(path, buf.tobytes())
-
-
 def build(samples_dir: Path = SAMPLES_DIR, presets_dir: Path = PRESETS_DIR, seed: int = SEED) -> None:
     """Render the sample pairs and the preset bank (deterministic in ``seed``)."""
     from .synth.writer import render_nth_scene
@@ -83,14 +73,14 @@ def build(samples_dir: Path = SAMPLES_DIR, presets_dir: Path = PRESETS_DIR, seed
         src, guide = render_nth_scene(seed, 1, a, 256), render_nth_scene(seed, 1, b, 256)
         s, t = Setting.parse(source), Setting.parse(target)
         save(samples_dir / f"sample{i}_src.png", src.images[s])
-        _write_depth(samples_dir / f"sample{i}_src_depth.png", src.depth)
+        write_depth(samples_dir / f"sample{i}_src_depth.png", src.depth)
         save(samples_dir / f"sample{i}_guide.png", guide.images[t])
-        _write_depth(samples_dir / f"sample{i}_guide_depth.png", guide.depth)
+        write_depth(samples_dir / f"sample{i}_guide_depth.png", guide.depth)
         save(samples_dir / f"sample{i}_target.png", src.images[t])
     bank = render_nth_scene(seed, 2, 0, 128)
     for setting in SETTINGS:
         save(presets_dir / f"{setting}.png", bank.images[setting])
-    _write_depth(presets_dir / "depth.png", bank.depth)
+    write_depth(presets_dir / "depth.png", bank.depth)
 
 
 if __name__ == "__main__":

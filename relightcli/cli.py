@@ -6,6 +6,7 @@ User errors (`RelightError`) print one line on stderr and exit 1; Ctrl-C exits 1
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from enum import Enum
@@ -32,6 +33,21 @@ console = Console(soft_wrap=True, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _NoticeHandler(logging.Handler):
+    """Prints the package's notices (`relightcli.errors.notice_once`: a fallback taken) as one yellow line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[yellow]{escape(record.getMessage())}[/]")
+
+
+@app.callback()
+def _setup() -> None:
+    log = logging.getLogger("relightcli")
+    if not any(isinstance(h, _NoticeHandler) for h in log.handlers):
+        log.addHandler(_NoticeHandler())
+        log.propagate = False
 
 
 def user_errors(fn: F) -> F:
@@ -122,13 +138,43 @@ def _load(
         )
 
 
-@app.command()
+DepthModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--depth-model",
+        help="Depth estimator for photos without a depth map: hub id or save_pretrained folder "
+        "(default: depth-anything/Depth-Anything-V2-Small-hf).",
+    ),
+]
+
+
+def _depth_estimator(depth_model: str | None, device: str, precision: Precision) -> Any:
+    from .depth import DEFAULT_DEPTH_MODEL, DepthEstimator
+
+    spec = depth_model or DEFAULT_DEPTH_MODEL
+    with err_console.status(f"Loading depth estimator {escape(spec)} ..."):
+        return DepthEstimator(spec, device=device, precision=precision.value)
+
+
+@app.command(
+    epilog="Forms: [bold]relight apply SRC SRC_DEPTH GUIDE GUIDE_DEPTH[/] (depths given) · "
+    "[bold]relight apply SRC GUIDE[/] (both depths estimated) · "
+    "[bold]relight apply SRC --light 3500K/NW[/] (source depth estimated) · "
+    "[bold]relight apply SRC SRC_DEPTH --light 3500K/NW[/]. "
+    "Examples: relight apply photo.jpg guide.jpg -o relit.png; relight apply photo.jpg --light 6500K/E "
+    "--save-depth depths/; relight apply --src-dir photos/ --light 2500K/W -o relit/."
+)
 @user_errors
 def apply(
-    src: Annotated[Path | None, typer.Argument(help="Source photo (PNG/JPEG, 8/16-bit, gray/RGB/RGBA).")] = None,
-    src_depth: Annotated[Path | None, typer.Argument(help="Source depth: PNG, .npy or VIDIT dict .npy.")] = None,
-    guide: Annotated[Path | None, typer.Argument(help="Guide photo whose lighting to copy (any size).")] = None,
-    guide_depth: Annotated[Path | None, typer.Argument(help="Guide depth map.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="SRC [SRC_DEPTH] [GUIDE [GUIDE_DEPTH]]: photos PNG/JPEG (8/16-bit, gray/RGB/RGBA, EXIF-rotated), "
+            "depth PNG, .npy or VIDIT dict .npy; a missing depth is estimated (forms below).",
+            metavar="SRC [SRC_DEPTH] [GUIDE [GUIDE_DEPTH]]",
+            show_default=False,
+        ),
+    ] = None,
     light: Annotated[
         str | None, typer.Option("--light", "-l", help="A VIDIT setting instead of a guide, e.g. 3500K/NW.")
     ] = None,
@@ -140,8 +186,12 @@ def apply(
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.auto,
     raw_depth: Annotated[
-        bool, typer.Option("--raw-depth", help="Use depth values as they are (in [0, 1]) instead of per image.")
+        bool, typer.Option("--raw-depth", help="Use depth files' values as they are instead of normalising per image.")
     ] = False,
+    depth_model: DepthModelOpt = None,
+    save_depth: Annotated[
+        Path | None, typer.Option("--save-depth", help="Keep estimated depth maps here as <name>_depth.png.")
+    ] = None,
     tile: TileOpt = None,
     tile_overlap: OverlapOpt = 32,
     max_side: MaxSideOpt = None,
@@ -153,15 +203,19 @@ def apply(
         Path | None, typer.Option("--src-dir", help="Relight every image of a folder into -o OUTDIR.")
     ] = None,
     guide_opt: Annotated[Path | None, typer.Option("--guide", help="The guide for --src-dir.")] = None,
-    guide_depth_opt: Annotated[Path | None, typer.Option("--guide-depth", help="Its depth.")] = None,
+    guide_depth_opt: Annotated[
+        Path | None, typer.Option("--guide-depth", help="Its depth (estimated when not given).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
 ) -> None:
     """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW).
 
-    Folders: --pairs DIR, or --src-dir DIR with --guide/--guide-depth (or --light); then -o is a folder.
+    Depth maps that are not given are estimated from the photos (--depth-model). Folders: --pairs DIR, or
+    --src-dir DIR with --guide [--guide-depth] or --light; then -o is a folder.
     """
-    from .apply import relight_files
+    from .apply import parse_apply_paths
 
+    paths = paths or []
     load = dict(
         weights=weights,
         model=model,
@@ -172,42 +226,40 @@ def apply(
         max_side=max_side,
         compile_model=compile_model,
     )
+    depth_opts = dict(depth_model=depth_model, save_depth=save_depth)
     if pairs is not None or src_dir is not None:
-        _apply_batch(
-            src,
-            pairs,
-            src_dir,
-            guide_opt,
-            guide_depth_opt,
-            light,
-            output,
-            overwrite,
-            raw_depth,
-            load,
-        )
+        if paths:
+            raise RelightError("--pairs/--src-dir take no SRC arguments")
+        _apply_batch(pairs, src_dir, guide_opt, guide_depth_opt, light, output, overwrite, raw_depth, load, depth_opts)
         return
-    if src is None or src_depth is None:
-        raise RelightError("missing SRC and SRC_DEPTH (or use --pairs DIR / --src-dir DIR for folders)")
-    if light is not None:
-        from .bundled import preset
+    if guide_opt is not None or guide_depth_opt is not None:
+        raise RelightError("--guide/--guide-depth go with --src-dir; for one photo give GUIDE [GUIDE_DEPTH] as paths")
+    inputs = parse_apply_paths(paths, light)  # wrong forms and missing files fail here, before torch loads
+    from .apply import relight_files
 
-        if guide is not None or guide_depth is not None:
-            raise RelightError("give either GUIDE GUIDE_DEPTH or --light, not both")
-        guide, guide_depth = preset(light)
-    elif guide is None or guide_depth is None:
-        raise RelightError("missing GUIDE and GUIDE_DEPTH (or use --light PRESET, e.g. --light 3500K/NW)")
+    estimator = _depth_estimator(depth_model, device, precision) if inputs.estimates else None
     relighter = _load(**load)
     start = time.perf_counter()
-    with err_console.status(f"Relighting {escape(str(src))} on {relighter.device} ({relighter.precision}) ..."):
-        out = relight_files(relighter, src, src_depth, guide, guide_depth, output, raw_depth=raw_depth)
+    with err_console.status(f"Relighting {escape(str(inputs.src))} on {relighter.device} ({relighter.precision}) ..."):
+        out = relight_files(
+            relighter,
+            inputs.src,
+            inputs.src_depth,
+            inputs.guide,
+            inputs.guide_depth,
+            output,
+            raw_depth=raw_depth,
+            estimator=estimator,
+            save_depth=save_depth,
+        )
+    estimated = " (depth estimated)" if estimator is not None else ""
     console.print(
         f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}, "
-        f"{time.perf_counter() - start:.2f} s)"
+        f"{time.perf_counter() - start:.2f} s){estimated}"
     )
 
 
 def _apply_batch(
-    src: Path | None,
     pairs: Path | None,
     src_dir: Path | None,
     guide: Path | None,
@@ -217,6 +269,7 @@ def _apply_batch(
     overwrite: bool,
     raw_depth: bool,
     load: dict[str, Any],
+    depth_opts: dict[str, Any],
 ) -> None:
     """``relight apply --pairs DIR`` / ``--src-dir DIR``: the model loaded once, failures reported at the end."""
     import os
@@ -225,8 +278,6 @@ def _apply_batch(
 
     from .batch import folder_jobs, pair_jobs, run_jobs, shard
 
-    if src is not None:
-        raise RelightError("--pairs/--src-dir take no SRC arguments")
     if pairs is not None and src_dir is not None:
         raise RelightError("give either --pairs or --src-dir, not both")
     if output is None:
@@ -237,9 +288,14 @@ def _apply_batch(
         if light is not None:
             from .bundled import preset
 
+            if guide is not None or guide_depth is not None:
+                raise RelightError("give either --guide [--guide-depth] or --light, not both")
             guide, guide_depth = preset(light)
-        elif guide is None or guide_depth is None:
-            raise RelightError("--src-dir needs --guide and --guide-depth (or --light PRESET)")
+        elif guide is None:
+            raise RelightError("--src-dir needs --guide [--guide-depth] (or --light PRESET)")
+        for p in (guide, guide_depth):
+            if p is not None and not p.is_file():
+                raise RelightError(f"{p}: file not found")
         jobs = folder_jobs(src_dir, guide, guide_depth, output)
     jobs = shard(jobs)
     device = load["device"]
@@ -248,6 +304,14 @@ def _apply_batch(
 
         if torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    estimator = None
+    if any(j.src_depth is None or j.guide_depth is None for j in jobs):
+        try:
+            estimator = _depth_estimator(depth_opts["depth_model"], device, load["precision"])
+        except RelightError as exc:
+            if any(j.guide_depth is None for j in jobs):
+                raise  # no guide depth: no job could run
+            err_console.print(f"[yellow]photos without a depth map will fail: {escape(str(exc))}[/]")
     relighter = _load(**{**load, "device": device})
     with Progress(
         TextColumn("relighting"),
@@ -265,16 +329,88 @@ def _apply_batch(
             jobs,
             overwrite=overwrite,
             raw_depth=raw_depth,
+            estimator=estimator,
+            save_depth=depth_opts["save_depth"],
             progress=lambda done, total, ips: bar.update(task, completed=done, rate=f"{ips:.2f} img/s"),
         )
     rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
     console.print(
         f"relit {summary.done}, skipped {summary.skipped} existing, failed {len(summary.failed)} "
         f"of {len(jobs)} into {escape(str(output))} ({rate:.2f} img/s)"
+        + (f"; depth estimated for {summary.estimated}" if summary.estimated else "")
     )
     for name, message in summary.failed:
         err_console.print(f"[bold red]failed:[/] {escape(name)}: {escape(message)}")
     if summary.failed:
+        raise typer.Exit(1)
+
+
+class DepthFormat(str, Enum):
+    png = "png"
+    vidit = "vidit"
+
+
+@app.command(
+    epilog="Examples: relight depth photo.jpg (writes photo_depth.png here) · relight depth photos/*.jpg -o photos/ "
+    "--preview (beside the photos, as relight apply --src-dir looks for them) · relight depth a.jpg --format vidit."
+)
+@user_errors
+def depth(
+    photos: Annotated[list[Path], typer.Argument(help="Photos (PNG/JPEG; EXIF orientation applied).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Output folder (or, for one photo, a .png/.npy file); default: the current folder."
+        ),
+    ] = None,
+    fmt: Annotated[
+        DepthFormat,
+        typer.Option("--format", help="png: 16-bit PNG <name>_depth.png; vidit: VIDIT dict <name>.npy."),
+    ] = DepthFormat.png,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Also write a colour-mapped <name>_depth_preview.png.")
+    ] = False,
+    depth_model: DepthModelOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.auto,
+) -> None:
+    """Estimate a depth map per photo in the convention relight apply takes (larger = farther, in [0, 1])."""
+    from .depth import depth_outputs
+
+    jobs = depth_outputs(photos, output, fmt.value)  # missing photos and bad -o fail here, before torch loads
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .io import read_image, write_depth, write_depth_preview
+
+    estimator = _depth_estimator(depth_model, device, precision)
+    start, failed = time.perf_counter(), []
+    with Progress(
+        TextColumn("estimating depth"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal or len(jobs) < 2,
+    ) as bar:
+        task = bar.add_task("depth", total=len(jobs))
+        for photo, out in jobs:
+            try:
+                d = estimator(read_image(photo).rgb)
+                write_depth(out, d)
+                if preview:
+                    write_depth_preview(out.with_name(f"{out.stem.removesuffix('_depth')}_depth_preview.png"), d)
+                console.print(f"wrote {escape(str(out))} ({d.shape[1]}x{d.shape[0]})")
+            except RelightError as exc:
+                failed.append(str(exc))
+                err_console.print(f"[bold red]failed:[/] {escape(str(exc))}")
+            bar.advance(task)
+    done = len(jobs) - len(failed)
+    console.print(
+        f"{done} depth map{'s' if done != 1 else ''} in {time.perf_counter() - start:.2f} s "
+        f"({estimator.model_id}, {estimator.device}, {estimator.precision})"
+    )
+    if failed:
         raise typer.Exit(1)
 
 
@@ -632,8 +768,9 @@ def bench(
     import torch
 
     from .atomic import atomic_write_bytes
-    from .bench import bench_model
+    from .bench import bench_model, check_precision, native_precisions, peak_precision
     from .engine import resolve_device
+    from .hardware import cpu_capabilities
     from .models import list_models
 
     if gpu is not None and cpu:
@@ -642,10 +779,14 @@ def bench(
     names = list_models() if model == "all" else list_models(model)
     if not names:
         raise RelightError(f"--model {model!r}: no registered model matches; see relight models")
-    precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else []) if precision == "all" else [precision]
-    for p in precisions:
-        if p not in ("fp32", "bf16", "fp16") or (p == "fp16" and device.type != "cuda"):
-            raise RelightError(f"--precision {p!r}: expected fp32, bf16, all, or fp16 on CUDA")
+    notes: list[str] = []
+    if precision == "all":
+        precisions, notes = native_precisions(device)
+    else:
+        precisions = [precision]
+        check_precision(device, precision)
+        if precision == "bf16" and peak_precision(device, precision) != precision:
+            notes.append(f"bf16 is not native on {cpu_capabilities().summary()}: its %peak is of the fp32 peak")
     try:
         args = json.loads(model_args)
     except json.JSONDecodeError as exc:
@@ -690,10 +831,14 @@ def bench(
             f"{r.peak_memory_mb:.0f}",
             f"{r.gflop:.0f}",
             f"{r.achieved_gflops:.0f}",
-            f"{r.device_peak_gflops:.0f}",
+            f"{r.device_peak_gflops:.0f}" + (f" ({r.peak_precision})" if r.peak_precision != r.precision else ""),
             f"{r.percent_of_peak:.0f}%",
         )
     console.print(table)
+    for note in notes:
+        console.print(f"note: {escape(note)}")
+    if device.type == "cpu":
+        console.print(f"CPU: {escape(cpu_capabilities().summary())}")
     console.print(
         "peak: the device's GFLOP/s on a large matmul in the same precision, measured just before each row "
         f"(median of 5, like the latency); MB: {rows[0].memory_kind}; spread = max - min of {repeats} runs (s); "

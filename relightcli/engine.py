@@ -1,7 +1,8 @@
 """Inference engine: device and precision choice, the 8-channel input, padding to the model's size multiple.
 
 CUDA runs under fp16 autocast by default (bf16 where a model declares fp16 unsafe). CPUs with native bf16
-(AVX512-BF16, AMX) run in bf16 by default, with the weights cast once (`casts_weights`), others fp32. The
+(AVX512-BF16, AMX) run in bf16 by default, with the weights cast once (`casts_weights`), others fp32; what the CPU
+can do is asked of `relightcli.hardware`, and bf16 is refused where oneDNN cannot run it (AVX2-only CPUs). The
 model runs with BatchNorm folded into its convolutions and in channels_last memory format, and on CPUs with
 convolution + activation/residual chains fused into single oneDNN calls (all exact in fp32); on CPUs freed
 memory is kept for the next pass (`relightcli.cpualloc`). Images of any size are reflect-padded to the model's
@@ -25,6 +26,7 @@ from torch import nn
 from .cpualloc import retain_freed_memory
 from .errors import RelightError
 from .fusion import fuse_conv_pointwise
+from .hardware import cpu_capabilities
 from .largeimage import run_tiled, upsample_relighting, working_size
 from .models import ModelInfo
 
@@ -52,11 +54,25 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); S3Net runs 3.3x faster there than fp32 eager."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX; `relightcli.hardware`): S3Net runs about 3x
+    faster there in bf16 than in fp32 eager."""
+    return cpu_capabilities().native_bf16
+
+
+def cpu_bf16_note() -> str | None:
+    """Why bf16 is slow or refused on this CPU (`relightcli.hardware`), or ``None`` where it is native."""
+    caps = cpu_capabilities()
+    if caps.native_bf16:
+        return None
+    if caps.bf16_ok():
+        return (
+            f"bf16 on this CPU ({caps.model}) is converted, not native (no AVX512-BF16/AMX): expect it slower "
+            "than fp32, which --precision auto picks here"
+        )
+    return (
+        f"--precision bf16: this CPU ({caps.model}) has no bf16 that oneDNN can run (it needs AVX512-BF16 or AMX, "
+        "at least AVX512BW); emulated, bf16 is many times slower than fp32: use --precision fp32 or auto"
+    )
 
 
 def resolve_precision(spec: str, device: torch.device, info: ModelInfo) -> str:
@@ -71,6 +87,8 @@ def resolve_precision(spec: str, device: torch.device, info: ModelInfo) -> str:
         return "bf16" if info.bf16_safe and torch.cuda.is_bf16_supported() else "fp32"
     if spec == "fp16" and device.type != "cuda":
         raise RelightError("--precision fp16 is for CUDA GPUs; on CPU use bf16 or fp32")
+    if spec == "bf16" and device.type == "cpu" and not cpu_capabilities().bf16_ok():
+        raise RelightError(cpu_bf16_note() or "--precision bf16: not available on this CPU")
     return spec
 
 
@@ -240,11 +258,19 @@ class Relighter:
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
         self.precision = resolve_precision(self.precision, self.device, self.info)
         model = self.model.eval()
+        cpu = self.device.type == "cpu"
+        if cpu and self.precision == "bf16" and not cpu_has_native_bf16():
+            self._say(cpu_bf16_note())
         if self.optimize:
             cast = _DTYPES[self.precision] if casts_weights(self.device, self.precision) else None
-            cpu = self.device.type == "cpu"
+            caps = cpu_capabilities()
             model = optimize_for_inference(
-                model, fold_bn=True, channels_last=True, dtype=cast, fuse_pointwise=cpu and not self.compile
+                model,
+                fold_bn=True,
+                channels_last=True,
+                dtype=cast,
+                fuse_pointwise=cpu and not self.compile and caps.onednn,
+                prepack=caps.prepack_ok("bf16" if cast is not None else "fp32"),
             )
         model = model.to(self.device)
         if self.device.type == "cpu" and self.retain_memory:
@@ -291,6 +317,9 @@ class Relighter:
             y = self.run(x)
         return y[0].permute(1, 2, 0).numpy()
 
+    def _say(self, message: str | None) -> None:
+        if message and self.on_message:
+            self.on_message(message)
+
     def _say_retry(self, tile: int) -> None:
-        if self.on_message:
-            self.on_message(f"out of GPU memory: retrying with {tile}px tiles")
+        self._say(f"out of GPU memory: retrying with {tile}px tiles")

@@ -9,3 +9,17 @@ class RelightError(Exception):
     Messages name the file or option at fault and say what to do, e.g.
     ``"photo.png: not a readable image (truncated or not PNG/JPEG data)"``.
     """
+
+
+_said: set[str] = set()
+
+
+def notice_once(message: str) -> None:
+    """Tell the user ``message`` once per process (a fallback taken, a slow path chosen): a ``WARNING`` on the
+    ``relightcli`` logger, which the CLI prints as one yellow line."""
+    if message in _said:
+        return
+    _said.add(message)
+    import logging
+
+    logging.getLogger("relightcli").warning(message)

@@ -23,6 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from .errors import notice_once
+from .hardware import cpu_capabilities
+
 _ACTIVATION_MODULES: dict[type[nn.Module], str] = {
     nn.ReLU: "relu",
     nn.LeakyReLU: "leaky_relu",
@@ -50,9 +53,9 @@ _EAGER: dict[str, Callable[..., torch.Tensor]] = {
 
 
 def available() -> bool:
-    """Whether this PyTorch build has oneDNN's fused convolution."""
+    """Whether this PyTorch build has oneDNN's fused convolution and this CPU runs it (`relightcli.hardware`)."""
     mkldnn = torch.ops.mkldnn
-    return torch.backends.mkldnn.is_available() and hasattr(mkldnn, "_convolution_pointwise")
+    return cpu_capabilities().onednn and hasattr(mkldnn, "_convolution_pointwise")
 
 
 def _zero_padded(conv: nn.Conv2d) -> bool:
@@ -61,10 +64,11 @@ def _zero_padded(conv: nn.Conv2d) -> bool:
 
 
 def _onednn_can_run(x: torch.Tensor, w: torch.Tensor) -> bool:
-    """Whether oneDNN's convolution takes ``x`` with weight ``w`` as they are: CPU inference in fp32 or bf16."""
+    """Whether oneDNN's convolution takes ``x`` with weight ``w`` as they are: CPU inference in fp32, or in bf16
+    where the CPU runs oneDNN's bf16 kernels (`relightcli.hardware.CpuCapabilities.onednn_bf16`)."""
     return (
         x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.bfloat16)
+        and (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and cpu_capabilities().onednn_bf16))
         and w.dtype == x.dtype
         and x.dim() == 4
         and not torch.is_grad_enabled()
@@ -101,8 +105,24 @@ class _PackedWeight:
         key = (tuple(x.shape), x.dtype, w.data_ptr(), version)
         if self.key != key:
             geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-            self.packed, self.key = reorder(w, *geometry, list(x.shape)), key
+            try:
+                self.packed, self.key = reorder(w, *geometry, list(x.shape)), key
+            except RuntimeError as exc:  # a CPU or dtype this oneDNN build cannot prepack: reorder at each call
+                self.enabled, self.key, self.packed = False, None, None
+                notice_once(f"note: convolution weights not prepacked on this CPU ({_first_line(exc)}); slower")
+                return w
         return self.packed
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
+
+
+def _fallback(module: nn.Module, exc: RuntimeError) -> None:
+    """Turn ``module``'s oneDNN call off after it failed on this CPU, and say so once."""
+    module._onednn_failed = True
+    notice_once(f"note: fused oneDNN convolutions failed on this CPU ({_first_line(exc)}); using the plain ops")
 
 
 class PrepackedConv2d(nn.Conv2d):
@@ -134,11 +154,17 @@ class PrepackedConv2d(nn.Conv2d):
         super().__init__(*args, **kwargs)
         self._pack = _PackedWeight()
 
+    _onednn_failed = False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _onednn_can_run(x, self.weight):
+        if self._onednn_failed or not _onednn_can_run(x, self.weight):
             return super().forward(x)
         args = (list(self.padding), list(self.stride), list(self.dilation), self.groups)
-        return torch.ops.mkldnn._convolution_pointwise(x, self._pack.get(self, x), self.bias, *args, "none", [], "")
+        try:
+            return torch.ops.mkldnn._convolution_pointwise(x, self._pack.get(self, x), self.bias, *args, "none", [], "")
+        except RuntimeError as exc:
+            _fallback(self, exc)
+            return super().forward(x)
 
 
 class FusedConv(nn.Module):
@@ -173,10 +199,19 @@ class FusedConv(nn.Module):
             return F.leaky_relu(y, self.slope)
         return _EAGER[self.act](y) if self.act else y
 
+    _onednn_failed = False
+
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        c = self.conv
-        if not _onednn_can_run(x, c.weight):
+        if self._onednn_failed or not _onednn_can_run(x, self.conv.weight):
             return self._eager(x, residual)
+        try:
+            return self._onednn(x, residual)
+        except RuntimeError as exc:
+            _fallback(self, exc)
+            return self._eager(x, residual)
+
+    def _onednn(self, x: torch.Tensor, residual: torch.Tensor | None) -> torch.Tensor:
+        c = self.conv
         w, b = self._pack.get(c, x), c.bias
         args = (list(c.padding), list(c.stride), list(c.dilation), c.groups)
         if residual is None:

@@ -77,6 +77,78 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _exif_tiff(data: bytes) -> bytes | None:
+    """The EXIF (TIFF) block of a JPEG's APP1 segment or a PNG's ``eXIf`` chunk, if any."""
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 4 <= len(data) and data[i] == 0xFF:
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            if marker == 0xDA:  # start of scan: no more metadata segments
+                return None
+            (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+            segment = data[i + 4 : i + 2 + length]
+            if marker == 0xE1 and segment[:6] == b"Exif\x00\x00":
+                return segment[6:]
+            i += 2 + length
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        i = 8
+        while i + 8 <= len(data):
+            (length,) = struct.unpack(">I", data[i : i + 4])
+            kind = data[i + 4 : i + 8]
+            if kind == b"eXIf":
+                return data[i + 8 : i + 8 + length]
+            if kind == b"IEND":
+                return None
+            i += 12 + length
+    return None
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (0x0112, 1-8) of JPEG or PNG bytes; 1 (upright) when absent or unreadable."""
+    tiff = _exif_tiff(data)
+    if not tiff or len(tiff) < 8:
+        return 1
+    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if endian is None:
+        return 1
+    (ifd,) = struct.unpack(endian + "I", tiff[4:8])
+    if ifd + 2 > len(tiff):
+        return 1
+    (count,) = struct.unpack(endian + "H", tiff[ifd : ifd + 2])
+    for k in range(count):
+        entry = ifd + 2 + 12 * k
+        if entry + 12 > len(tiff):
+            break
+        tag, kind = struct.unpack(endian + "HH", tiff[entry : entry + 4])
+        if tag == 0x0112 and kind == 3:  # SHORT
+            (value,) = struct.unpack(endian + "H", tiff[entry + 8 : entry + 10])
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels ``(H, W[, C])`` upright as viewers show them, for an EXIF orientation 1-8 (the transforms
+    of Pillow's ``ImageOps.exif_transpose``)."""
+    if orientation == 2:
+        return arr[:, ::-1]
+    if orientation == 3:
+        return arr[::-1, ::-1]
+    if orientation == 4:
+        return arr[::-1]
+    if orientation == 5:
+        return arr.swapaxes(0, 1)
+    if orientation == 6:
+        return arr.swapaxes(0, 1)[:, ::-1]  # 90 degrees clockwise
+    if orientation == 7:
+        return arr[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return arr.swapaxes(0, 1)[::-1]  # 90 degrees counter-clockwise
+    return arr
+
+
 def _decode(data: bytes, path: str | os.PathLike[str], what: str, max_pixels: int) -> np.ndarray:
     size = _header_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
@@ -90,7 +162,7 @@ def _decode(data: bytes, path: str | os.PathLike[str], what: str, max_pixels: in
         arr = None
     if arr is None or arr.size == 0:
         raise RelightError(f"{path}: not a readable {what} (corrupt, truncated, or not an image format)")
-    return arr
+    return np.ascontiguousarray(apply_orientation(arr, exif_orientation(data)))
 
 
 def _to_unit_float(arr: np.ndarray, path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
@@ -102,7 +174,8 @@ def _to_unit_float(arr: np.ndarray, path: str | os.PathLike[str]) -> tuple[np.nd
 
 
 def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> RGBImage:
-    """Read an image as float32 RGB in [0, 1]; gray is replicated to RGB and alpha is dropped."""
+    """Read an image as float32 RGB in [0, 1]; gray is replicated to RGB and alpha is dropped. A JPEG or PNG with
+    an EXIF orientation tag is turned upright, as viewers show it; colour profiles are ignored (sRGB assumed)."""
     arr = _decode(_read_bytes(path, "image"), path, "image", max_pixels)
     rgb, bits = _to_unit_float(arr, path)
     if rgb.ndim == 2:
@@ -232,6 +305,42 @@ def read_depth(path: str | os.PathLike[str], *, raw: bool = False, max_pixels: i
             raise RelightError(f"{path}: depth values span [{lo:g}, {hi:g}], outside [0, 1]; drop --raw-depth")
         return arr.astype(np.float32)
     return normalize_depth(arr)
+
+
+def encode_depth_npy(depth: np.ndarray, center_distance: float = 0.0) -> bytes:
+    """VIDIT's depth file: a dict (``normalized_depth``, ``ref_center_dis``) pickled by ``np.save``."""
+    f = _stdio.BytesIO()
+    np.save(
+        f,
+        {"normalized_depth": depth.astype(np.float32), "ref_center_dis": np.float64(center_distance)},
+        allow_pickle=True,
+    )
+    return f.getvalue()
+
+
+def write_depth(path: str | os.PathLike[str], depth: np.ndarray) -> Path:
+    """Write a depth map in [0, 1] atomically: 16-bit single-channel PNG (``.png``) or VIDIT's dict ``.npy``."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        atomic_write_bytes(p, encode_depth_npy(depth))
+        return p
+    if p.suffix.lower() != ".png":
+        raise RelightError(f"{p}: depth maps are written as .png (16-bit) or .npy (VIDIT dict)")
+    ok, buf = cv2.imencode(".png", (np.clip(depth, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16))
+    if not ok:
+        raise RelightError(f"{p}: OpenCV could not encode the depth map")
+    atomic_write_bytes(p, buf.tobytes())
+    return p
+
+
+def write_depth_preview(path: str | os.PathLike[str], depth: np.ndarray) -> Path:
+    """A colour-mapped view of a depth map (turbo: near red, far blue), written atomically as 8-bit PNG."""
+    gray = (np.clip(1.0 - depth, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", cv2.applyColorMap(gray, cv2.COLORMAP_TURBO))
+    if not ok:
+        raise RelightError(f"{path}: OpenCV could not encode the preview")
+    atomic_write_bytes(path, buf.tobytes())
+    return Path(path)
 
 
 def normalize_depth(depth: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ import os
 import warnings
 
 import torch
-import torchvision
 from torch import nn
 
 from .errors import RelightError
@@ -48,6 +47,8 @@ class LPIPS(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        import torchvision  # here, not at the top: seconds to import, and only LPIPS needs it
+
         features = torchvision.models.alexnet(weights=None).features
         self.net = nn.Module()
         for k, (a, b) in enumerate(_ALEX, start=1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tests never touch the networ
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 import relightcli  # noqa: E402
+from relightcli.hardware import (  # noqa: E402
+    CpuCapabilities,
+    cpu_capabilities,
+    set_cpu_capabilities,
+    without_native_bf16,
+)
 
 SHARED_SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
 
@@ -69,3 +76,23 @@ def scene(tmp_path: Path) -> dict[str, Path]:
     depth = {"normalized_depth": rng.random((50, 40)).astype(np.float32), "ref_center_dis": np.float32(3.0)}
     np.save(files["guide_depth"], depth, allow_pickle=True)
     return files
+
+
+@pytest.fixture
+def avx2_cpu() -> Iterator[CpuCapabilities]:
+    """Every fast path sees an AVX2-only CPU (no AVX512, no native bf16, no oneDNN bf16), as AMD Zen 3 has."""
+    caps = without_native_bf16(cpu_capabilities())
+    set_cpu_capabilities(caps)
+    yield caps
+    set_cpu_capabilities(None)
+
+
+@pytest.fixture
+def converting_bf16_cpu() -> Iterator[CpuCapabilities]:
+    """Every fast path sees an AVX512 CPU without AVX512-BF16: oneDNN runs bf16 by conversion, not natively.
+    Only a lesser CPU than the real one is simulated, so the code under test never asks for what is not there."""
+    real = cpu_capabilities()
+    caps = without_native_bf16(real, onednn_bf16=real.onednn_bf16)
+    set_cpu_capabilities(caps)
+    yield caps
+    set_cpu_capabilities(None)

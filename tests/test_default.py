@@ -84,7 +84,7 @@ def test_apply_with_a_light_preset(tmp_path: Path) -> None:
     )
     assert both.exit_code == 1 and "not both" in both.stderr
     neither = runner.invoke(app, ["apply", str(s.src), str(s.src_depth), "-o", str(tmp_path / "x.png")])
-    assert neither.exit_code == 1 and "missing GUIDE and GUIDE_DEPTH" in neither.stderr
+    assert neither.exit_code == 1 and "looks like a depth map, not a guide photo: add --light" in neither.stderr
     assert not (tmp_path / "x.png").exists()
 
 

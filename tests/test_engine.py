@@ -14,6 +14,7 @@ from relightcli.engine import (
     resolve_precision,
     weights_dtype,
 )
+from relightcli.hardware import cpu_capabilities
 
 from .conftest import tiny_model
 
@@ -33,7 +34,11 @@ def test_precision_resolution() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_precision("auto", cpu, info) == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert resolve_precision("auto", cuda, info) == "fp16"
-    assert resolve_precision("bf16", cpu, info) == "bf16"
+    if cpu_capabilities().bf16_ok():  # native, or converted by oneDNN (AVX512 without AVX512-BF16)
+        assert resolve_precision("bf16", cpu, info) == "bf16"
+    else:  # AVX2 only: refused in one line (tests/test_hardware.py checks the message)
+        with pytest.raises(RelightError, match="use --precision fp32"):
+            resolve_precision("bf16", cpu, info)
     with pytest.raises(RelightError, match="fp16 is for CUDA"):
         resolve_precision("fp16", cpu, info)
     with pytest.raises(RelightError, match="expected one of"):
@@ -83,6 +88,10 @@ def test_padding_and_cropping_does_not_disturb_an_aligned_input() -> None:
 def test_bf16_on_cpu_is_close_to_fp32() -> None:
     model = tiny_model()
     x = torch.rand(1, 8, 64, 64)
+    if not cpu_capabilities().bf16_ok():  # an AVX2-only CPU: bf16 is refused, not emulated for minutes
+        with pytest.raises(RelightError, match="use --precision fp32"):
+            Relighter(model, device="cpu", precision="bf16")
+        return
     fp32 = Relighter(model, device="cpu", precision="fp32").run(x)
     cast = Relighter(model, device="cpu", precision="bf16")  # the fast path: weights cast to bf16 once
     assert weights_dtype(cast.model) == torch.bfloat16 and weights_dtype(model) == torch.float32

@@ -155,7 +155,7 @@ def test_source_folder_reports_bad_files_and_goes_on(tiny_ckpt: Path, tmp_path: 
 def test_folder_mode_argument_errors(pairs: Path, tiny_ckpt: Path, tmp_path: Path) -> None:
     cases = [
         (["apply", "--pairs", str(pairs)], "folders need an output folder"),
-        (["apply", "--src-dir", str(tmp_path), "-o", str(tmp_path / "o")], "needs --guide and --guide-depth"),
+        (["apply", "--src-dir", str(tmp_path), "-o", str(tmp_path / "o")], "--src-dir needs --guide [--guide-depth]"),
         (["apply", "--pairs", str(pairs), "--src-dir", str(tmp_path), "-o", str(tmp_path / "o")], "not both"),
         (["apply", "--pairs", str(tmp_path / "nope"), "-o", str(tmp_path / "o")], "input: missing"),
     ]

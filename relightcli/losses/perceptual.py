@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-import timm
 import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
@@ -27,6 +26,8 @@ _STD = (0.229, 0.224, 0.225)
 
 def vgg19_features(weights: str | os.PathLike[str] = DEFAULT_VGG19_WEIGHTS) -> nn.Sequential:
     """timm VGG19 ``features[:12]`` with ImageNet weights; `RelightError` explaining how to get them otherwise."""
+    import timm  # here, not at the top: seconds to import, and only this loss term needs it
+
     with torch.device("meta"):
         features = timm.create_model("vgg19", pretrained=False).features[:12]
     features = features.to_empty(device="cpu")

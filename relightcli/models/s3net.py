@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -179,6 +178,8 @@ def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any]) ->
     """A timm Res2Net as a feature extractor for layer1-3 (strides 4, 8, 16) with 8 input channels."""
     if not name.startswith("res2ne"):
         raise RelightError(f"S3Net's encoder must be a timm Res2Net (res2net*, res2next*), got {name!r}")
+    import timm  # here, not at the top: timm (and torchvision with it) costs seconds to import
+
     kwargs: dict[str, Any] = dict(features_only=True, out_indices=(1, 2, 3), in_chans=IN_CHANNELS, **extra)
     if isinstance(pretrained, str):
         kwargs["pretrained_cfg_overlay"] = dict(file=pretrained)

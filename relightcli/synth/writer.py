@@ -8,7 +8,6 @@ does not change the earlier ones. Validation scenes are separate scenes, never s
 
 from __future__ import annotations
 
-import io as _stdio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes
 from ..data.vidit import DIRECTIONS, SETTINGS, TEMPERATURES, Setting, depth_name, image_name
 from ..errors import RelightError
-from ..io import write_image
+from ..io import encode_depth_npy, write_image
 from .render import RenderedScene, render_scene
 from .scene import random_scene
 
@@ -40,17 +39,6 @@ def encode_rgba_png(rgb8: np.ndarray) -> bytes:
     if not ok:
         raise RelightError("OpenCV could not encode a PNG")
     return buf.tobytes()
-
-
-def encode_depth_npy(depth: np.ndarray, center_distance: float) -> bytes:
-    """VIDIT's depth file: a pickled dict saved with ``np.save``."""
-    f = _stdio.BytesIO()
-    np.save(
-        f,
-        {"normalized_depth": depth.astype(np.float32), "ref_center_dis": np.float64(center_distance)},
-        allow_pickle=True,
-    )
-    return f.getvalue()
 
 
 @dataclass

@@ -41,8 +41,9 @@ from ..checkpoint import (
     stored_model_args,
 )
 from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
-from ..engine import forward_padded, resolve_device
+from ..engine import cpu_bf16_note, cpu_has_native_bf16, forward_padded, resolve_device
 from ..errors import RelightError
+from ..hardware import cpu_capabilities
 from ..losses import RelightLoss
 from ..metrics import psnr, ssim
 from ..models import create_model
@@ -218,10 +219,16 @@ def _sigterm_interrupts() -> Iterator[None]:
 def train(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
     """Train (or, with ``cfg.resume``, continue training) a registry model; see the module docstring."""
     device = resolve_device(cfg.device)
+    reporter = reporter or NullReporter()
+    if cfg.amp and device.type == "cpu" and not cpu_has_native_bf16():
+        note = cpu_bf16_note() or ""
+        if not cpu_capabilities().bf16_ok():
+            raise RelightError(f"--amp (bf16 autocast on the CPU): {note.split(': ', 1)[-1]}; drop --amp")
+        reporter.message(f"note: --amp: {note}")
     dist_info = distributed.setup(device.type)
     try:
         with _sigterm_interrupts():
-            return _train(cfg, device, dist_info, reporter or NullReporter())
+            return _train(cfg, device, dist_info, reporter)
     finally:
         distributed.teardown(dist_info)
 
