@@ -35,9 +35,9 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def _run(args: list[str], env: dict[str, str], expect: int) -> tuple[float, str]:
+def _run(args: list[str], env: dict[str, str], expect: int, cwd: Path) -> tuple[float, str]:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600, cwd=cwd)
     wall = time.perf_counter() - start
     if proc.returncode != expect:
         raise SystemExit(f"{args}: exit {proc.returncode}, expected {expect}\n{proc.stderr[-2000:]}")
@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1], help="checkout to time")
+    parser.add_argument("--only", default="", help="time only the commands containing this text (and the floors)")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(args.repo.resolve())}
     out = Path(tempfile.mkdtemp(prefix="relight-startup-"))
@@ -64,19 +65,23 @@ def main() -> None:
         "relight models": (["-c", RELIGHT, "models"], 0),
         "relight demo": (["-c", RELIGHT, "demo", "-o", str(out / "demo")], 0),
     }
+    commands = {k: v for k, v in commands.items() if args.only in k or "(floor)" in k}
     times: dict[str, list[float]] = {k: [] for k in commands}
     relight_s: list[float] = []
     for _ in range(args.repeats):  # interleaved: drift on a shared machine moves every row alike
         for name, (argv, code) in commands.items():
-            wall, stdout = _run(argv, env, code)
+            wall, stdout = _run(argv, env, code, out)  # cwd outside any checkout: PYTHONPATH decides
             times[name].append(wall)
             if name == "relight demo":
                 found = re.search(r", ([0-9.]+) s\)", stdout)
                 relight_s.append(float(found.group(1)) if found else float("nan"))
-    print(f"CPU: {_cpu()} ({os.cpu_count()} cores); checkout {args.repo}; median of {args.repeats} fresh processes")
+    found = _run(["-c", "import relightcli; print(relightcli.__file__)"], env, 0, out)[1].strip()
+    print(f"CPU: {_cpu()} ({os.cpu_count()} cores); {found}; median of {args.repeats} fresh processes")
     width = max(map(len, commands))
     for name, walls in times.items():
         print(f"{name:<{width}}  {statistics.median(walls):6.2f} s")
+    if "relight demo" not in times:
+        return
     floor = statistics.median(times["python -c 'import torch, timm' (floor)"])
     demo, relight = statistics.median(times["relight demo"]), statistics.median(relight_s)
     print(

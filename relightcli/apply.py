@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import RelightError
-from .io import RGBImage, read_depth, read_image, write_depth, write_image
+from .io import RGBImage, read_depth_of, read_image, write_depth, write_image
 
 if TYPE_CHECKING:
     import numpy as np
@@ -117,13 +117,7 @@ def depth_for(
     """``image``'s depth in [0, 1]: read from ``depth_path`` (it must have the image's size) or, when that is
     ``None``, estimated by ``estimator`` and, with ``save_depth``, kept as ``SAVE_DEPTH/<stem>_depth.png``."""
     if depth_path is not None:
-        depth = read_depth(depth_path, raw=raw_depth)
-        if depth.shape != image.size:
-            raise RelightError(
-                f"{depth_path}: depth is {depth.shape[1]}x{depth.shape[0]} but its image {Path(image_path).name} is "
-                f"{image.size[1]}x{image.size[0]} (as shown upright); they must match"
-            )
-        return depth
+        return read_depth_of(image, image_path, depth_path, raw=raw_depth)
     if estimator is None:
         raise RelightError(f"{image_path}: no depth map given and no depth estimator to make one")
     depth = estimator.for_file(image_path, image.rgb)

@@ -219,12 +219,12 @@ def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def make_input(src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> torch.Tensor:
     """Stack the model input ``(1, 8, H, W)``: source RGB, guide RGB, source depth, guide depth.
 
-    Arrays are float ``(H, W, 3)`` RGB and ``(H, W)`` depth in [0, 1]; the guide and its depth are resized to
-    the source's size.
+    Arrays are float ``(H, W, 3)`` RGB in [0, 1] and ``(H, W)`` depth (in [0, 1] once normalised; raw depth as it
+    is); the guide and its depth are resized to the source's size.
     """
     size = src.shape[:2]
     guide = np.clip(_resize(guide, size), 0.0, 1.0)
-    guide_depth = np.clip(_resize(guide_depth, size), 0.0, 1.0)
+    guide_depth = _resize(guide_depth, size)  # in [0, 1] unless --raw-depth keeps a file's own values
     stacked = np.concatenate([src, guide, src_depth[:, :, None], guide_depth[:, :, None]], axis=2)
     return torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1), dtype=np.float32))[None]
 

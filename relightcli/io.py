@@ -278,7 +278,8 @@ def read_depth(path: str | os.PathLike[str], *, raw: bool = False, max_pixels: i
 
     Accepts 8/16-bit PNG (or any OpenCV image; colour images must have equal channels), plain ``.npy`` arrays
     and VIDIT's pickled-dict ``.npy``. NaN or infinite values are an error. A constant map becomes all zeros.
-    With ``raw`` the values are used as they are and must already lie in [0, 1].
+    With ``raw`` the values are used as they are (VIDIT's ``normalized_depth`` exceeds 1 in places, VIDIT issue
+    #11), only negative ones are refused.
     """
     data = _read_bytes(path, "depth")
     if Path(path).suffix.lower() == ".npy":
@@ -301,8 +302,8 @@ def read_depth(path: str | os.PathLike[str], *, raw: bool = False, max_pixels: i
     arr = arr.astype(np.float64)
     if raw:
         lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise RelightError(f"{path}: depth values span [{lo:g}, {hi:g}], outside [0, 1]; drop --raw-depth")
+        if lo < 0.0:
+            raise RelightError(f"{path}: negative depth values (span [{lo:g}, {hi:g}]); drop --raw-depth")
         return arr.astype(np.float32)
     return normalize_depth(arr)
 
@@ -356,10 +357,17 @@ def read_image_with_depth(
 ) -> tuple[RGBImage, np.ndarray]:
     """Read an image and its depth map, which must have the same height and width."""
     image = read_image(image_path)
-    depth = read_depth(depth_path, raw=raw_depth)
+    return image, read_depth_of(image, image_path, depth_path, raw=raw_depth)
+
+
+def read_depth_of(
+    image: RGBImage, image_path: str | os.PathLike[str], depth_path: str | os.PathLike[str], *, raw: bool = False
+) -> np.ndarray:
+    """Read ``image``'s depth map (`read_depth`); `RelightError` unless it has the upright image's size."""
+    depth = read_depth(depth_path, raw=raw)
     if depth.shape != image.size:
         raise RelightError(
             f"{depth_path}: depth is {depth.shape[1]}x{depth.shape[0]} but its image {Path(image_path).name} is "
-            f"{image.size[1]}x{image.size[0]}; they must match"
+            f"{image.size[1]}x{image.size[0]} (as shown upright); they must match"
         )
-    return image, depth
+    return depth

@@ -400,7 +400,7 @@ def test_compiled_model_matches_eager_in_fp32_and_bench_reports_it(tmp_path: Pat
 def test_compile_without_a_cxx_compiler_is_one_clear_error() -> None:
     import torch._inductor.config as inductor_config
 
-    relighter = Relighter(tiny_model("s3net_lite_ratio"), device="cpu", precision="fp32", compile=True)
+    relighter = Relighter(tiny_model("formresnet"), device="cpu", precision="fp32", compile=True)
     with (
         inductor_config.patch({"cpp.cxx": (None, "/nonexistent/g++"), "force_disable_caches": True}),
         pytest.raises(RelightError, match=r"torch.compile failed .*run without --compile"),

@@ -201,10 +201,16 @@ def test_two_gloo_processes_match_one_process_with_twice_the_batch(data: Path, t
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     one, two = load_file(tmp_path / "one" / "last.safetensors"), load_file(tmp_path / "two" / "last.safetensors")
     start = relightcli.create_model(MODEL, **TINY_ARGS[MODEL]).state_dict()
-    moved = max(float((one[k] - start[k]).abs().max()) for k in one if one[k].is_floating_point())
-    diff = max(float((one[k] - two[k]).abs().max()) for k in one if one[k].is_floating_point())
+    keys = [k for k in one if one[k].is_floating_point()]
+    moved = torch.cat([(one[k] - start[k]).ravel() for k in keys]).norm()
+    diff = torch.cat([(one[k] - two[k]).ravel() for k in keys]).norm()
+    print(f"moved {float(moved):.3e}, diff {float(diff):.3e}, ratio {float(diff / moved):.3e}")
     assert moved > 1e-3  # the weights did train
-    assert diff < 1e-5, diff
+    # Rounding only: the summation order of the gradient differs (the batch split over two processes), and Adam
+    # turns a rounding difference in a near-zero gradient into an lr-sized step, more so with AVX2's kernels
+    # than with AVX512's; a real mismatch (unaveraged gradients, another sample order) moves the weights apart by
+    # as much as they moved.
+    assert diff < 1e-3 * moved, (float(diff), float(moved))
     assert (tmp_path / "two" / "metrics.csv").is_file() and len(os.listdir(tmp_path / "two")) == len(
         os.listdir(tmp_path / "one")
     )
