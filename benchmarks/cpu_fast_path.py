@@ -7,7 +7,9 @@ Usage: python benchmarks/cpu_fast_path.py [--model s3net] [--size 1024] [--round
 On a CPU with native bf16 the settings below are measured against the bf16 peak. On a CPU without it (or with
 ``--as-avx2``, which re-runs the script with oneDNN and MKL capped at AVX2, the kernels of an AVX2-only CPU such as
 AMD Zen 3) the fp32 paths are: fp32 eager; folded + channels_last; fused, unpacked; fused and prepacked (what
-`relight apply` runs there); compiled; against the fp32 matmul peak.
+`relight apply` runs there for one image); compiled; and int8 calibrated on the bundled inputs
+(`relightcli.quantize`, what `relight apply` runs there for folders, or with --precision int8); against the fp32
+matmul peak, and the int8 path's accuracy on the trained weights.
 
 Speed (random weights; speed does not depend on them): in each round, in this order, the bf16 matmul peak
 (`relightcli.bench.device_peak_gflops`, median of 5) and one timed run of each setting after a warm-up:
@@ -49,6 +51,7 @@ from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
 from relightcli.hardware import cpu_capabilities
 from relightcli.models import IN_CHANNELS
 from relightcli.models.summary import count_flops
+from relightcli.quantize import int8_available, quantize_int8
 from relightcli.synth.writer import render_nth_scene
 from relightcli.weights import default_weights
 
@@ -72,6 +75,9 @@ def _fp32_settings(model: torch.nn.Module, x: torch.Tensor, compiled: bool) -> d
     if compiled:
         inductor = CompiledModel(optimize_for_inference(model, channels_last=True), dynamic=False)
         settings["fp32 compiled"] = lambda: inductor(x_cl)
+    if int8_available():  # calibrated on the bundled inputs (random weights: speed only)
+        q = quantize_int8(optimize_for_inference(model, fold_bn=True), check=False)[0]
+        settings["int8 (calibrated)"] = lambda: q(x_cl)
     return settings
 
 
@@ -181,9 +187,11 @@ def main() -> None:
     src, guide = a.images[SETTINGS[5]].astype(np.float32) / 255, b.images[SETTINGS[30]].astype(np.float32) / 255
     plain = Relighter(trained, device="cpu", precision="fp32", optimize=False, retain_memory=retained)
     ref = plain.relight(src, a.depth, guide, b.depth)
-    paths = {"default CPU path": False} | ({} if args.no_compile else {"compiled path": True})
-    for label, compiled in paths.items():
-        relighter = Relighter(trained, device="cpu", compile=compiled, retain_memory=retained)
+    paths = {"default CPU path": (False, "auto")} | ({} if args.no_compile else {"compiled path": (True, "auto")})
+    if not native and int8_available():
+        paths["int8 path"] = (False, "int8")
+    for label, (compiled, precision_spec) in paths.items():
+        relighter = Relighter(trained, device="cpu", compile=compiled, retain_memory=retained, precision=precision_spec)
         fast = relighter.relight(src, a.depth, guide, b.depth)
         psnr = 10 * np.log10(1 / np.mean((ref - fast) ** 2))
         print(f"{label} vs fp32 eager on {weights} ({trained.relight_info.name}), 1024x1024: {psnr:.1f} dB")

@@ -61,7 +61,7 @@ def main() -> None:
             ["-c", RELIGHT, "apply", "missing.png", "--light", "3500K/NW"],
             1,
         ),
-        "relight apply x.png --precision int8": (["-c", RELIGHT, "apply", "x.png", "--precision", "int8"], 2),
+        "relight apply x.png --precision int4": (["-c", RELIGHT, "apply", "x.png", "--precision", "int4"], 2),
         "relight models": (["-c", RELIGHT, "models"], 0),
         "relight demo": (["-c", RELIGHT, "demo", "-o", str(out / "demo")], 0),
     }

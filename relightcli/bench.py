@@ -107,24 +107,29 @@ def native_precisions(device: torch.device) -> tuple[list[str], list[str]]:
         bf16 = ["bf16"] if torch.cuda.is_bf16_supported() else []
         notes = [] if bf16 else ["bf16 skipped: this GPU has no native bf16"]
         return ["fp32", *bf16, "fp16"], notes
+    from .quantize import int8_available
+
     caps = cpu_capabilities()
     if caps.native_bf16:
         return ["fp32", "bf16"], []
     how = "--precision bf16 measures it anyway" if caps.bf16_ok() else "oneDNN cannot run bf16 here"
-    return ["fp32"], [f"bf16 skipped: {caps.summary()}; {how}"]
+    return ["fp32", *(["int8"] if int8_available() else [])], [f"bf16 skipped: {caps.summary()}; {how}"]
 
 
 def peak_precision(device: torch.device, precision: str) -> str:
-    """The precision whose matmul is ``device``'s peak for a row in ``precision``: itself where native, else fp32."""
-    if device.type == "cpu" and precision == "bf16" and not cpu_capabilities().native_bf16:
+    """The precision whose matmul is ``device``'s peak for a row in ``precision``: itself where native, else fp32
+    (int8 rows too: no int8 matmul peak is measured, so their "% of peak" is of the fp32 one)."""
+    if precision == "int8" or (device.type == "cpu" and precision == "bf16" and not cpu_capabilities().native_bf16):
         return "fp32"
     return precision
 
 
 def check_precision(device: torch.device, precision: str) -> None:
     """`RelightError` (one line) when ``device`` cannot run ``precision`` at all."""
-    if precision not in ("fp32", "bf16", "fp16") or (precision == "fp16" and device.type != "cuda"):
-        raise RelightError(f"--precision {precision!r}: expected fp32, bf16, all, or fp16 on CUDA")
+    if precision not in ("fp32", "bf16", "fp16", "int8") or (precision == "fp16" and device.type != "cuda"):
+        raise RelightError(f"--precision {precision!r}: expected fp32, bf16, all, fp16 on CUDA or int8 on CPUs")
+    if precision == "int8" and device.type != "cpu":
+        raise RelightError("--precision int8 is for CPUs; on CUDA use fp16")
     if precision == "bf16" and device.type == "cpu" and not cpu_capabilities().bf16_ok():
         raise RelightError(cpu_bf16_note() or "--precision bf16: not available on this CPU")
 
@@ -185,14 +190,20 @@ def bench_model(
     weights = f"{precision} cast" if cast else "autocast" if dtype is not None else "fp32"
     caps = cpu_capabilities()
     fuse = device.type == "cpu" and not compile_model if fuse is None else fuse
-    model = optimize_for_inference(
-        model,
-        fold_bn=fold_bn,
-        channels_last=channels_last,
-        dtype=dtype if cast else None,
-        fuse_pointwise=fuse and caps.onednn,
-        prepack=caps.prepack_ok(precision if cast else "fp32"),
-    ).to(device)
+    if precision == "int8":  # calibrated on the bundled inputs; random weights, so no accuracy check
+        from .quantize import quantize_int8
+
+        model = quantize_int8(optimize_for_inference(model, fold_bn=fold_bn), check=False)[0]
+        cast, weights, compile_model = False, "int8", False  # Inductor is not asked to compile FX int8 graphs
+    else:
+        model = optimize_for_inference(
+            model,
+            fold_bn=fold_bn,
+            channels_last=channels_last,
+            dtype=dtype if cast else None,
+            fuse_pointwise=fuse and caps.onednn,
+            prepack=caps.prepack_ok(precision if cast else "fp32"),
+        ).to(device)
     fused = any(isinstance(m, FusedConv) for m in model.modules())
     if compile_model:
         model = CompiledModel(model, dynamic=False)

@@ -30,7 +30,7 @@ from .hardware import cpu_capabilities
 from .largeimage import run_tiled, upsample_relighting, working_size
 from .models import ModelInfo
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -75,13 +75,24 @@ def cpu_bf16_note() -> str | None:
     )
 
 
-def resolve_precision(spec: str, device: torch.device, info: ModelInfo) -> str:
-    """The inference precision to use: ``fp32``, ``bf16`` or ``fp16``."""
+def resolve_precision(spec: str, device: torch.device, info: ModelInfo, many: bool = False) -> str:
+    """The inference precision to use: ``fp32``, ``bf16``, ``fp16`` or ``int8``.
+
+    ``auto``: fp16 on CUDA; on CPUs bf16 where it is native; elsewhere int8 for models measured int8-safe when
+    ``many`` images will be relit (folders: the one-off calibration, about 2 s, pays off after a few images),
+    else fp32 (`relightcli.quantize`).
+    """
     if spec not in PRECISIONS:
         raise RelightError(f"--precision {spec!r}: expected one of {', '.join(PRECISIONS)}")
+    if spec == "int8" and device.type != "cpu":
+        raise RelightError("--precision int8 is for CPUs; on CUDA use fp16 or auto")
     if spec == "auto":
         if device.type != "cuda":
-            return "bf16" if info.bf16_safe and cpu_has_native_bf16() else "fp32"
+            if info.bf16_safe and cpu_has_native_bf16():
+                return "bf16"
+            from .quantize import int8_available
+
+            return "int8" if many and info.int8_safe and int8_available() else "fp32"
         if info.fp16_safe:
             return "fp16"
         return "bf16" if info.bf16_safe and torch.cuda.is_bf16_supported() else "fp32"
@@ -252,13 +263,26 @@ class Relighter:
     compile: bool = False
     retain_memory: bool = True
     on_message: Callable[[str], None] | None = None
+    many: bool = False
 
     def __post_init__(self) -> None:
         self.info: ModelInfo = self.model.relight_info
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
-        self.precision = resolve_precision(self.precision, self.device, self.info)
+        self.precision = resolve_precision(self.precision, self.device, self.info, many=self.many)
         model = self.model.eval()
         cpu = self.device.type == "cpu"
+        if self.precision == "int8":
+            from .quantize import Int8Unsuitable, quantize_int8
+
+            try:
+                model, self.int8_psnr = quantize_int8(optimize_for_inference(model, fold_bn=True))
+                self.model, self.optimize, self.compile = model, True, False
+                if self.retain_memory:
+                    retain_freed_memory()
+                return
+            except Int8Unsuitable as exc:
+                self._say(f"int8 not used: {exc}; running fp32")
+                self.precision = "fp32"
         if cpu and self.precision == "bf16" and not cpu_has_native_bf16():
             self._say(cpu_bf16_note())
         if self.optimize:

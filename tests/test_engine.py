@@ -41,8 +41,9 @@ def test_precision_resolution() -> None:
             resolve_precision("bf16", cpu, info)
     with pytest.raises(RelightError, match="fp16 is for CUDA"):
         resolve_precision("fp16", cpu, info)
+    assert resolve_precision("int8", cpu, info) == "int8"
     with pytest.raises(RelightError, match="expected one of"):
-        resolve_precision("int8", cpu, info)
+        resolve_precision("int4", cpu, info)
 
 
 def test_padding_reflects_and_falls_back_to_replicate_for_tiny_inputs() -> None:

@@ -118,7 +118,7 @@ def test_bench_sets_converted_bf16_against_the_fp32_peak(converting_bf16_cpu, tm
     from relightcli.bench import bench_model, native_precisions, peak_precision
 
     cpu = torch.device("cpu")
-    assert native_precisions(cpu)[0] == ["fp32"] and peak_precision(cpu, "bf16") == "fp32"
+    assert native_precisions(cpu)[0] == ["fp32", "int8"] and peak_precision(cpu, "bf16") == "fp32"
     if converting_bf16_cpu.onednn_bf16:
         row = bench_model("formresnet", cpu, "bf16", size=32, repeats=1, peak=1.0, model_args={"width": 8})
         assert row.peak_precision == "fp32" and row.weights == "bf16 cast"

@@ -53,7 +53,7 @@ def test_import_relightcli_is_cheap_and_its_api_still_resolves() -> None:
         (["apply", "--help"], 0),
         (["depth", "--help"], 0),
         (["apply", "missing.png", "--light", "3500K/NW"], 1),  # a missing file
-        (["apply", "x.png", "--precision", "int8"], 2),  # a bad option value (click's usage error)
+        (["apply", "x.png", "--precision", "int4"], 2),  # a bad option value (click's usage error)
         (["apply", "x.png", "--no-such-option"], 2),  # an unknown option
     ],
 )

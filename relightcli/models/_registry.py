@@ -33,6 +33,9 @@ class ModelInfo:
         bf16_safe: Whether bf16 autocast is accurate enough for inference.
         output_range: Range of the raw forward output; the engine clamps to [0, 1] when saving.
         multi_output: Whether forward returns a list (final image first).
+        int8_safe: Whether static int8 quantization (`relightcli.quantize`) was measured to stay >= 40 dB PSNR
+            from fp32 and to run faster, so ``--precision auto`` may pick it on CPUs without native bf16.
+        int8_fp32: Top-level children that int8 quantization leaves in fp32 (e.g. a small head feeding exp).
         paper: The publication the architecture follows.
         description: One line for ``relight models``.
     """
@@ -45,6 +48,8 @@ class ModelInfo:
     multi_output: bool = False
     paper: str = ""
     description: str = ""
+    int8_safe: bool = False
+    int8_fp32: tuple[str, ...] = ()
 
 
 _FACTORIES: dict[str, Callable[..., nn.Module]] = {}
@@ -59,6 +64,8 @@ def register_model(
     output_range: tuple[float, float] = (0.0, 1.0),
     multi_output: bool = False,
     paper: str = "",
+    int8_safe: bool = False,
+    int8_fp32: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a model factory under its function name; the docstring's first line becomes its description."""
 
@@ -77,6 +84,8 @@ def register_model(
             multi_output=multi_output,
             paper=paper,
             description=doc.splitlines()[0] if doc else "",
+            int8_safe=int8_safe,
+            int8_fp32=int8_fp32,
         )
         return fn
 

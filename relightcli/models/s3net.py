@@ -196,7 +196,7 @@ def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any]) ->
         ) from exc
 
 
-@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER)
+@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER, int8_safe=True)
 def s3net(
     encoder: str = "res2net101d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
@@ -204,7 +204,7 @@ def s3net(
     return S3Net(encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args=encoder_args)
 
 
-@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER)
+@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER, int8_safe=True)
 def s3net_res2net50d(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
@@ -219,7 +219,7 @@ Checkpoints of ``s3net_lite`` (the shipped default weights among them) rely on t
 register a new name for another configuration."""
 
 
-@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER)
+@register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER, int8_safe=True)
 def s3net_lite(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
@@ -234,7 +234,7 @@ RATIO_RANGE = (-0.5, 0.5 + math.exp(2.0))
 [-0.5, 0.5]."""
 
 
-@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER)
+@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_safe=True, int8_fp32=("global_head",))
 def s3net_lite_ratio(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
