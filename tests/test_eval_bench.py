@@ -389,12 +389,10 @@ def test_compiled_model_matches_eager_in_fp32_and_bench_reports_it(tmp_path: Pat
     assert torch.equal(relighter.run(x), out)  # the compiled graph is reused, deterministically
 
     out_json = tmp_path / "bench.json"
-    args = json.dumps(
-        {"encoder_args": {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128], "stem_width": 16, "base_width": 8}}
-    )
+    args = json.dumps({"width": 8, "depth": 3})  # a tiny FormResNet: compiles in a few seconds
     result = runner.invoke(
         app,
-        ["bench", "--cpu", "--model", "s3net_lite_ratio", "--model-args", args, "--size", "64",
+        ["bench", "--cpu", "--model", "formresnet", "--model-args", args, "--size", "64",
          "--precision", "fp32", "--compile", "--repeats", "2", "--json", str(out_json)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
