@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import RelightError
+from .errors import RelightError, first_line
 
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 FAR_RATIO = 20.0
@@ -67,11 +67,6 @@ def _is_metric(config: Any) -> bool:
     return getattr(config, "depth_estimation_type", "relative") == "metric" or config.model_type == "zoedepth"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
 def load_depth_model(spec: str = DEFAULT_DEPTH_MODEL) -> tuple[Any, Any]:
     """``(model, image_processor)`` for a hub id or a ``save_pretrained`` folder; `RelightError` in one line when
     it is offline and not cached, not a depth-estimation model, or unreadable."""
@@ -95,14 +90,14 @@ def load_depth_model(spec: str = DEFAULT_DEPTH_MODEL) -> tuple[Any, Any]:
         config = AutoConfig.from_pretrained(spec)
     except OSError as exc:
         if looks_local:
-            raise RelightError(f"--depth-model {spec}: unreadable model folder ({_first_line(exc)})") from None
+            raise RelightError(f"--depth-model {spec}: unreadable model folder ({first_line(exc)})") from None
         raise RelightError(
             f"depth model {spec} is not in the Hugging Face cache and the hub cannot be reached (HF_HUB_OFFLINE or no "
             f"network); it needs one download (~100 MB): `hf download {spec}` on a connected machine, "
             "or --depth-model FOLDER"
         ) from None
     except ValueError as exc:  # unknown model_type, corrupt config.json
-        raise RelightError(f"--depth-model {spec}: unreadable model config ({_first_line(exc)})") from None
+        raise RelightError(f"--depth-model {spec}: unreadable model config ({first_line(exc)})") from None
     try:
         model = AutoModelForDepthEstimation.from_pretrained(spec, config=config)
     except ValueError as exc:
@@ -111,14 +106,14 @@ def load_depth_model(spec: str = DEFAULT_DEPTH_MODEL) -> tuple[Any, Any]:
                 f"--depth-model {spec}: a {config.model_type} model, not a depth-estimation model "
                 "(expected e.g. Depth Anything, DPT, ZoeDepth)"
             ) from None
-        raise RelightError(f"--depth-model {spec}: unreadable model ({_first_line(exc)})") from None
+        raise RelightError(f"--depth-model {spec}: unreadable model ({first_line(exc)})") from None
     except (OSError, RuntimeError, KeyError, SafetensorError) as exc:  # missing or corrupt weights
-        raise RelightError(f"--depth-model {spec}: unreadable model weights ({_first_line(exc)})") from None
+        raise RelightError(f"--depth-model {spec}: unreadable model weights ({first_line(exc)})") from None
     try:
         processor = AutoImageProcessor.from_pretrained(spec)
     except (OSError, ValueError, KeyError) as exc:
         raise RelightError(
-            f"--depth-model {spec}: no usable image processor (preprocessor_config.json: {_first_line(exc)})"
+            f"--depth-model {spec}: no usable image processor (preprocessor_config.json: {first_line(exc)})"
         ) from None
     return model.eval(), processor
 

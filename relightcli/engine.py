@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cpualloc import retain_freed_memory
-from .errors import RelightError
+from .errors import RelightError, first_line
 from .fusion import fuse_conv_pointwise
 from .hardware import cpu_capabilities
 from .largeimage import run_tiled, upsample_relighting, working_size
@@ -215,8 +215,7 @@ class CompiledModel(nn.Module):
             with inductor_config.patch(freezing=True):  # read when a (re)compilation happens inside this call
                 return self.compiled(x)
         except torch._dynamo.exc.BackendCompilerFailed as exc:  # e.g. no C++ compiler on the machine
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RelightError(f"torch.compile failed ({first[:200]}); run without --compile") from None
+            raise RelightError(f"torch.compile failed ({first_line(exc)}); run without --compile") from None
 
 
 def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -276,6 +275,8 @@ class Relighter:
 
             try:
                 model, self.int8_psnr = quantize_int8(optimize_for_inference(model, fold_bn=True))
+                if self.compile:
+                    self._say("--compile is not used with int8 (its FX int8 graph runs eagerly)")
                 self.model, self.optimize, self.compile = model, True, False
                 if self.retain_memory:
                     retain_freed_memory()

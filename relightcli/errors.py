@@ -11,6 +11,13 @@ class RelightError(Exception):
     """
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name if empty), at most ``limit`` characters: what a
+    one-line error quotes of a library's multi-line message."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
 _said: set[str] = set()
 
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .errors import notice_once
+from .errors import first_line, notice_once
 from .hardware import cpu_capabilities
 
 _ACTIVATION_MODULES: dict[type[nn.Module], str] = {
@@ -109,20 +109,15 @@ class _PackedWeight:
                 self.packed, self.key = reorder(w, *geometry, list(x.shape)), key
             except RuntimeError as exc:  # a CPU or dtype this oneDNN build cannot prepack: reorder at each call
                 self.enabled, self.key, self.packed = False, None, None
-                notice_once(f"note: convolution weights not prepacked on this CPU ({_first_line(exc)}); slower")
+                notice_once(f"note: convolution weights not prepacked on this CPU ({first_line(exc, 160)}); slower")
                 return w
         return self.packed
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
 def _fallback(module: nn.Module, exc: RuntimeError) -> None:
     """Turn ``module``'s oneDNN call off after it failed on this CPU, and say so once."""
     module._onednn_failed = True
-    notice_once(f"note: fused oneDNN convolutions failed on this CPU ({_first_line(exc)}); using the plain ops")
+    notice_once(f"note: fused oneDNN convolutions failed on this CPU ({first_line(exc, 160)}); using the plain ops")
 
 
 class PrepackedConv2d(nn.Conv2d):
