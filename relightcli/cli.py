@@ -647,6 +647,14 @@ def train(
     ] = None,
     freeze_bn: Annotated[bool, typer.Option("--freeze-bn", help="Keep BatchNorm statistics fixed.")] = False,
     grad_clip: Annotated[float | None, typer.Option("--grad-clip", help="Clip the gradient norm.")] = None,
+    aux_light: Annotated[
+        float,
+        typer.Option(
+            "--aux-light",
+            help="Weight of an auxiliary loss: classify the guide's and the source's light direction and temperature "
+            "from the encoder's features (S3Net family; training only, not in the saved weights).",
+        ),
+    ] = 0.0,
     save_every: Annotated[int, typer.Option("--save-every", help="Also commit the state every N steps.")] = 0,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps in total.")] = None,
     device: DeviceOpt = "auto",
@@ -690,6 +698,7 @@ def train(
         init=init,
         freeze_bn=freeze_bn,
         grad_clip=grad_clip,
+        aux_light=aux_light,
         save_every=save_every,
         max_steps=max_steps,
         device=device,
@@ -725,6 +734,10 @@ def convert(
     with err_console.status(f"Converting {escape(str(src))} ..."):
         path = convert_checkpoint(src, out, source_format.value)
     console.print(f"wrote {escape(str(path))} (relight apply --weights {escape(str(path))})")
+
+
+def _metric_cells(means: dict[str, float], metrics: list[str]) -> list[str]:
+    return [f"{means[m]:.2f}" if m == "psnr" else f"{means[m]:.4f}" for m in metrics]
 
 
 @app.command("eval")
@@ -788,8 +801,29 @@ def eval_cmd(
     for m in summary["metrics"]:
         table.add_column(m.upper() if m != "ssim" else "SSIM", justify="right")
     for method, means in summary["methods"].items():
-        table.add_row(method, *(f"{means[m]:.4f}" if m != "psnr" else f"{means[m]:.2f}" for m in summary["metrics"]))
+        table.add_row(method, *_metric_cells(means, summary["metrics"]))
     console.print(table)
+    console.print(f"model above identity (PSNR) on {summary['model_wins']} of {summary['pairs']} pairs")
+    if summary["by_change"]:
+        table = Table(title="by what changed between source and guide light", box=box.SIMPLE_HEAD)
+        table.add_column("change")
+        table.add_column("pairs", justify="right")
+        table.add_column("method")
+        for m in summary["metrics"]:
+            table.add_column(m.upper() if m != "ssim" else "SSIM", justify="right")
+        for change, group in summary["by_change"].items():
+            for k, (method, means) in enumerate(group["methods"].items()):
+                first = k == 0
+                table.add_row(
+                    change if first else "",
+                    str(group["pairs"]) if first else "",
+                    method,
+                    *_metric_cells(means, summary["metrics"]),
+                    end_section=k == len(group["methods"]) - 1,
+                )
+        console.print(table)
+    else:
+        console.print(f"[dim]{escape(summary['by_change_note'])}[/]")
     console.print(f"report: {escape(str(result.report))} (metrics.csv, summary.json beside it)")
 
 

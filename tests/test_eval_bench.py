@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from relightcli import RelightError, fusion, list_models, model_info
 from relightcli.cli import app
+from relightcli.data.vidit import Setting, light_change, read_pair_settings
 from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
 from relightcli.evaluation import colour_transfer
 from relightcli.fusion import FusedConv
@@ -111,19 +112,63 @@ def test_eval_writes_csv_json_and_a_report_whose_links_resolve(pairs: Path, tiny
     assert summary["pairs"] == 3 and set(summary["methods"]) == {"model", "identity", "colour transfer"}
     assert summary["metrics"] == ["psnr", "ssim", "lpips", "mps"]
     rows = (out / "metrics.csv").read_text().strip().splitlines()
-    assert rows[0] == "pair,method,psnr,ssim,lpips,mps" and len(rows) == 1 + 3 * 3
+    assert rows[0] == "pair,change,method,psnr,ssim,lpips,mps" and len(rows) == 1 + 3 * 3
     # identity's PSNR is the source against the target, computed here independently
     from relightcli.io import read_image
 
     src = read_image(pairs / "val" / "input" / "Pair000.png").rgb
     tgt = read_image(pairs / "val" / "target" / "Pair000.png").rgb
     expected = float(psnr(torch.from_numpy(src).permute(2, 0, 1)[None], torch.from_numpy(tgt).permute(2, 0, 1)[None]))
-    identity = next(r for r in rows if r.startswith("Pair000,identity"))
-    assert float(identity.split(",")[2]) == pytest.approx(expected, abs=1e-4)
+    identity = next(r for r in rows if r.startswith("Pair000,") and ",identity," in r)
+    assert float(identity.split(",")[3]) == pytest.approx(expected, abs=1e-4)
     page = (out / "index.html").read_text()
     links = re.findall(r"src='([^']+)'", page)
     assert len(links) == 3 * 5 and all((out / link).is_file() for link in links)
     assert "Evaluation of s3net_res2net50d" in page
+
+
+def test_eval_breaks_the_pairs_down_by_what_changed_in_the_light(
+    tmp_path: Path, tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RELIGHT_LPIPS_WEIGHTS", raising=False)
+    root = tmp_path / "set"
+    synthesize(root, scenes=0, size=32, seed=3, pairs=12, supersample=1)
+    settings = read_pair_settings(root / "val")
+    assert sorted(settings) == [f"Pair{i:03d}" for i in range(12)]
+    expected = {pair: light_change(*ss) for pair, ss in settings.items()}
+    ckpt = ["--weights", str(tiny_ckpt)]
+    result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "by what changed" in result.stdout
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    rows = [line.split(",") for line in (tmp_path / "r" / "metrics.csv").read_text().strip().splitlines()[1:]]
+    assert {r[0]: r[1] for r in rows} == expected
+    by_change = summary["by_change"]
+    assert set(by_change) == set(expected.values()) and sum(g["pairs"] for g in by_change.values()) == 12
+    for change, group in by_change.items():
+        psnrs = [float(r[3]) for r in rows if r[1] == change and r[2] == "identity"]
+        assert group["pairs"] == len(psnrs)
+        assert group["methods"]["identity"]["psnr"] == pytest.approx(sum(psnrs) / len(psnrs), abs=1e-5)
+    model_psnr = {r[0]: float(r[3]) for r in rows if r[2] == "model"}
+    identity_psnr = {r[0]: float(r[3]) for r in rows if r[2] == "identity"}
+    assert summary["model_wins"] == sum(model_psnr[p] > identity_psnr[p] for p in model_psnr)
+    # VIDIT's own pair folders carry no record of the settings: no breakdown, and the report says why
+    (root / "val" / "pairs.csv").unlink()
+    result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0 and "not recorded" in result.stdout
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["by_change"] == {}
+    (root / "val" / "pairs.csv").write_text("pair,source_setting,guide_setting\nPair000,4500_E,9000_Q\n")
+    bad = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "t")])
+    assert bad.exit_code == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert "pairs.csv:2:" in bad.stderr
+
+
+def test_light_change_names_what_differs() -> None:
+    s = Setting.parse
+    assert light_change(s("4500_E"), s("2500_E")) == "temperature"
+    assert light_change(s("4500_E"), s("4500_NW")) == "direction"
+    assert light_change(s("4500_E"), s("6500_W")) == "both"
+    assert light_change(s("4500_E"), s("4500_E")) == "none"
 
 
 def test_eval_without_lpips_reports_psnr_and_ssim_only(

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -299,3 +300,62 @@ def test_init_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(data: P
         assert bad.exit_code == 1 and len(lines) == 1 and message in lines[0], bad.stderr
     both = runner.invoke(app, _cli_args(data, tmp_path / "both", "--init", str(path), "--pretrained-backbone"))
     assert both.exit_code == 1 and "pass one of them" in both.stderr
+
+
+def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactly(data: Path, tmp_path: Path) -> None:
+    def cfg(out: str, **kw) -> TrainConfig:
+        return TrainConfig(
+            data=data,
+            model=MODEL,
+            model_args=TINY_ARGS[MODEL],
+            out=tmp_path / out,
+            epochs=1,
+            batch_size=4,
+            lr=1e-3,
+            loss="charbonnier=1",
+            val_max=1,
+            device="cpu",
+            aux_light=0.5,
+            hflip=True,
+            **kw,
+        )
+
+    ref = train(cfg("ref"))
+    row = ref.history[0]
+    assert row["train_light_ce"] > 0 and 0 <= row["train_guide_dir_acc"] <= 1
+    assert row["train_loss"] == pytest.approx(row["train_charbonnier"] + 0.5 * row["train_light_ce"], rel=1e-5)
+    plain = relightcli.create_model(MODEL, **TINY_ARGS[MODEL]).state_dict()
+    saved = load_file(tmp_path / "ref" / "last.safetensors")
+    assert saved.keys() == plain.keys()  # the classifier is not part of the relighting weights
+    assert relightcli.load_model(tmp_path / "ref" / "last.safetensors").relight_info.name == MODEL
+    aux = load_state(tmp_path / "ref" / "train_state.pt")["aux"]
+    assert aux["weight"].shape == (8 + 5 + 8 + 5, TINY_ENCODER["channels"][2] * 4)
+
+    train(cfg("cut", max_steps=7))
+    resumed = train(dataclasses.replace(cfg("cut"), resume=True, aux_light=0.0))  # the saved run's weight wins
+    assert resumed.history[0]["train_light_ce"] == row["train_light_ce"]
+    cut = load_file(tmp_path / "cut" / "last.safetensors")
+    assert all(torch.equal(saved[k], cut[k]) for k in saved)
+    assert torch.equal(load_state(tmp_path / "cut" / "train_state.pt")["aux"]["weight"], aux["weight"])
+
+    srn = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--model",
+            "srn",
+            "--model-args",
+            json.dumps(TINY_ARGS["srn"]),
+            "--out",
+            str(tmp_path / "srn"),
+            "--aux-light",
+            "0.1",
+            "--loss",
+            "l1",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert srn.exit_code == 1 and len(srn.stderr.strip().splitlines()) == 1 and "S3Net-family" in srn.stderr

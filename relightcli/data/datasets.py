@@ -164,6 +164,9 @@ class PairDataset(Dataset):
             guide = cv2.resize(guide, src.shape[1::-1], interpolation=cv2.INTER_AREA)
             guide_d = cv2.resize(guide_d, src.shape[1::-1], interpolation=cv2.INTER_AREA)
         item: dict[str, Any] = {"input": _stack(src, guide, src_d, guide_d), "name": pair, "pair": pair}
+        if pair in self.index.settings:
+            source, tgt = self.index.settings[pair]
+            item["source_setting"], item["target_setting"] = str(source), str(tgt)
         if self.index.has_target:
             item["target"] = _chw(load.rgb(self.index.target(pair)))
         return item

@@ -124,6 +124,8 @@ class PairIndex:
     root: Path
     pairs: list[str]
     has_target: bool = field(default=False)
+    settings: dict[str, tuple[Setting, Setting]] = field(default_factory=dict)
+    """``pair -> (source setting, guide setting)`` where the folder records them (`PAIR_SETTINGS_FILE`)."""
 
     def input(self, pair: str) -> tuple[Path, Path]:
         return self.root / "input" / f"{pair}.png", self.root / "input" / f"{pair}.npy"
@@ -148,7 +150,7 @@ def scan_pairs(root: str | Path) -> PairIndex:
         pairs.append(p.stem)
     if not pairs:
         raise RelightError(f"{root / 'input'}: no Pair<NNN>.png images")
-    index = PairIndex(root, pairs, has_target=(root / "target").is_dir())
+    index = PairIndex(root, pairs, has_target=(root / "target").is_dir(), settings=read_pair_settings(root))
     for pair in pairs:
         needed = [index.input(pair)[1], *index.guide(pair)]
         if index.has_target:
@@ -157,3 +159,41 @@ def scan_pairs(root: str | Path) -> PairIndex:
             if not path.is_file():
                 raise RelightError(f"{path}: missing (needed for {pair})")
     return index
+
+
+PAIR_SETTINGS_FILE = "pairs.csv"
+"""Optional record of a pair-layout folder's lighting: ``pair,source_setting,guide_setting`` rows (header first),
+settings written as in file names (``4500_E``). VIDIT's own validation pairs do not carry one; ``relight synth``
+writes it, so that ``relight eval`` can say what changed in each pair."""
+
+
+def read_pair_settings(root: Path) -> dict[str, tuple[Setting, Setting]]:
+    """The ``pairs.csv`` of a pair-layout folder as ``{pair: (source, guide)}``; empty if there is none."""
+    import csv
+
+    path = root / PAIR_SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    out: dict[str, tuple[Setting, Setting]] = {}
+    with open(path, newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                out[row["pair"]] = (Setting.parse(row["source_setting"]), Setting.parse(row["guide_setting"]))
+            except (KeyError, TypeError, RelightError) as exc:
+                raise RelightError(
+                    f"{path}:{n}: expected columns pair,source_setting,guide_setting with settings such as 4500_E "
+                    f"({exc}); fix or delete the file"
+                ) from None
+    return out
+
+
+LIGHT_CHANGES = ("direction", "temperature", "both")
+"""What differs between a pair's source and guide lighting: direction only, temperature only, or both."""
+
+
+def light_change(source: Setting, guide: Setting) -> str:
+    """One of `LIGHT_CHANGES` (``"none"`` when the settings are equal)."""
+    same_dir, same_temp = source.direction == guide.direction, source.temperature == guide.temperature
+    if same_dir and same_temp:
+        return "none"
+    return "temperature" if same_dir else "direction" if same_temp else "both"

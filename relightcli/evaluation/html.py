@@ -53,7 +53,22 @@ def write_report(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]])
         parts.append(
             f"<tr><td>{html.escape(method)}</td>" + "".join(f"<td>{_fmt(means.get(m))}</td>" for m in metrics) + "</tr>"
         )
-    parts.append("</table><h2>Pairs</h2>")
+    parts.append("</table>")
+    if summary.get("by_change"):
+        parts.append(
+            "<h2>By what changed</h2><table><tr><th>change</th><th>pairs</th><th>method</th>"
+            + "".join(f"<th>{m}</th>" for m in metrics)
+            + "</tr>"
+        )
+        for change, group in summary["by_change"].items():
+            for method, means in group["methods"].items():
+                parts.append(
+                    f"<tr><td>{html.escape(change)}</td><td>{group['pairs']}</td><td>{html.escape(method)}</td>"
+                    + "".join(f"<td>{_fmt(means.get(m))}</td>" for m in metrics)
+                    + "</tr>"
+                )
+        parts.append("</table>")
+    parts.append("<h2>Pairs</h2>")
     for row in rows:
         name = html.escape(row["name"])
         imgs = "".join(
@@ -66,7 +81,8 @@ def write_report(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]])
             f"{html.escape(method)}: " + ", ".join(f"{m} {_fmt(v)}" for m, v in values.items())
             for method, values in row["methods"].items()
         )
-        parts.append(f"<div class='pair'><b>{name}</b><br>{imgs}<br>{caps}<br><small>{nums}</small></div>")
+        change = f" ({html.escape(row['change'])} changed)" if row.get("change") else ""
+        parts.append(f"<div class='pair'><b>{name}</b>{change}<br>{imgs}<br>{caps}<br><small>{nums}</small></div>")
     path = out / "index.html"
     atomic_write_bytes(path, "\n".join(parts).encode())
     return path

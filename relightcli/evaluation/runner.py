@@ -16,7 +16,8 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from ..atomic import atomic_write_bytes
-from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs
+from ..data import AnyToAnyDataset, PairDataset, Setting, scan_flat, scan_pairs
+from ..data.vidit import LIGHT_CHANGES, light_change
 from ..engine import Relighter
 from ..errors import RelightError
 from ..metrics import LPIPS, mps, psnr, ssim
@@ -98,14 +99,20 @@ def evaluate(
             ("error", error_map(out_rgb, tgt_rgb)),
         ):
             save_thumb(out / "thumbs" / f"{name}_{key}.png", img, thumb)
-        rows.append({"name": name, "methods": values})
+        change = None
+        if "source_setting" in item and "target_setting" in item:
+            change = light_change(Setting.parse(item["source_setting"]), Setting.parse(item["target_setting"]))
+        rows.append({"name": name, "change": change, "methods": values})
         if progress:
             progress(i + 1, len(ds))
     if not rows:
         raise RelightError(f"{data}: no pairs to evaluate")
-    methods = {}
-    for method in ["model", *BASELINES]:
-        methods[method] = {m: _mean([r["methods"][method][m] for r in rows]) for m in metrics}
+    methods = _means(rows, metrics)
+    by_change = {
+        change: {"pairs": len(group), "methods": _means(group, metrics)}
+        for change in LIGHT_CHANGES
+        if (group := [r for r in rows if r["change"] == change])
+    }
     summary = {
         "model": relighter.info.name,
         "weights": getattr(relighter.model, "relight_weights", "(in memory)"),
@@ -116,17 +123,31 @@ def evaluate(
         "metrics": metrics,
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,
+        "model_wins": sum(r["methods"]["model"]["psnr"] > r["methods"]["identity"]["psnr"] for r in rows),
+        "by_change": by_change,
+        "by_change_note": (
+            "pairs grouped by what differs between source and guide lighting"
+            if by_change
+            else "the pairs' lighting settings are not recorded (no pairs.csv), so there is no breakdown"
+        ),
     }
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["pair", "method", *metrics])
+    writer.writerow(["pair", "change", "method", *metrics])
     for r in rows:
         for method, v in r["methods"].items():
-            writer.writerow([r["name"], method, *(f"{v[m]:.6f}" for m in metrics)])
+            writer.writerow([r["name"], r["change"] or "", method, *(f"{v[m]:.6f}" for m in metrics)])
     atomic_write_bytes(out / "metrics.csv", buf.getvalue().encode())
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     report = write_report(out, summary, rows)
     return EvalResult(summary, rows, report)
+
+
+def _means(rows: list[dict[str, Any]], metrics: list[str]) -> dict[str, dict[str, float]]:
+    """Per method, the mean of each metric over ``rows``."""
+    return {
+        method: {m: _mean([r["methods"][method][m] for r in rows]) for m in metrics} for method in ["model", *BASELINES]
+    }
 
 
 def _mean(values: list[float]) -> float:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..atomic import atomic_write_bytes
-from ..data.vidit import DIRECTIONS, SETTINGS, TEMPERATURES, Setting, depth_name, image_name
+from ..data.vidit import DIRECTIONS, PAIR_SETTINGS_FILE, SETTINGS, TEMPERATURES, Setting, depth_name, image_name
 from ..errors import RelightError
 from ..io import encode_depth_npy, write_image
 from .render import RenderedScene, render_scene
@@ -246,6 +246,7 @@ def synthesize(
 def _write_pairs(val_dir: Path, rendered_val: list[RenderedScene], pairs: int, seed: int) -> None:
     rng = np.random.default_rng([seed, 2])
     pw = max(3, len(str(pairs - 1)))
+    record = ["pair,source_setting,guide_setting,source_scene,guide_scene"]
     for p in range(pairs):
         a, b = rng.choice(len(rendered_val), size=2, replace=False)
         s, t = rng.choice(len(SETTINGS), size=2, replace=False)
@@ -256,3 +257,5 @@ def _write_pairs(val_dir: Path, rendered_val: list[RenderedScene], pairs: int, s
         atomic_write_bytes(val_dir / "guide" / f"{name}.png", encode_rgba_png(guide.images[SETTINGS[t]]))
         atomic_write_bytes(val_dir / "guide" / f"{name}.npy", encode_depth_npy(guide.depth, guide.center_distance))
         atomic_write_bytes(val_dir / "target" / f"{name}.png", encode_rgba_png(src.images[SETTINGS[t]]))
+        record.append(f"{name},{SETTINGS[s]},{SETTINGS[t]},val{a:04d},val{b:04d}")
+    atomic_write_bytes(val_dir / PAIR_SETTINGS_FILE, ("\n".join(record) + "\n").encode())

@@ -27,6 +27,7 @@ RUN_DEFINING = (
     "amp",
     "grad_clip",
     "init",
+    "aux_light",
 )
 """Fields a resumed run takes from its saved state (changing them mid-run would make a different run)."""
 
@@ -61,6 +62,7 @@ class TrainConfig:
     init: str | None = None
     freeze_bn: bool = False
     grad_clip: float | None = None
+    aux_light: float = 0.0
     save_every: int = 0
     max_steps: int | None = None
     samples: int = 4

@@ -49,6 +49,7 @@ from ..metrics import psnr, ssim
 from ..models import create_model
 from . import distributed
 from .config import RUN_DEFINING, TrainConfig
+from .light_reader import LightReader
 from .report import plot_curves, samples_sheet, write_metrics_csv
 from .state import STATE_FILE, load_state, rng_state, save_state, set_rng_state
 
@@ -275,12 +276,18 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             "note: BatchNorm statistics are per process on CPU (SyncBatchNorm needs CUDA); "
             "--freeze-bn makes N processes match one process exactly"
         )
+    reader = LightReader(model).to(device) if cfg.aux_light else None
+    if reader is not None and state is not None:
+        reader.classifier.load_state_dict(state["aux"])
+    trained: nn.Module = reader if reader is not None else model
     net: nn.Module = (
-        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
         if dist_info.enabled
-        else model
+        else trained
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(
+        trained.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
     use_scaler = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -323,6 +330,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                     "history": history,
                     "partial": partial,
                     "config": cfg.to_json(),
+                    **({"aux": reader.classifier.state_dict()} if reader is not None else {}),
                 },
             )
 
@@ -351,12 +359,18 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                 _set_train_mode(net, cfg.freeze_bn)
                 with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=cfg.amp):
                     out = net(x)
+                if reader is not None:
+                    out, logits = out
                 loss, terms = criterion(out, y)
+                if reader is not None:
+                    ce, light_terms = LightReader.loss(logits, batch)
+                    loss = loss + cfg.aux_light * ce
+                    terms = {**terms, **light_terms}
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if cfg.grad_clip:
                     scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    nn.utils.clip_grad_norm_(trained.parameters(), cfg.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
                 step += 1
