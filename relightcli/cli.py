@@ -736,6 +736,14 @@ def convert(
     console.print(f"wrote {escape(str(path))} (relight apply --weights {escape(str(path))})")
 
 
+class LightChange(str, Enum):
+    """What differs between source and guide light (`relightcli.data.vidit.LIGHT_CHANGES`)."""
+
+    direction = "direction"
+    temperature = "temperature"
+    both = "both"
+
+
 def _metric_cells(means: dict[str, float], metrics: list[str]) -> list[str]:
     return [f"{means[m]:.2f}" if m == "psnr" else f"{means[m]:.4f}" for m in metrics]
 
@@ -759,6 +767,10 @@ def eval_cmd(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate at most this many pairs.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Pair sampling seed for flat folders.")] = 0,
+    only: Annotated[
+        LightChange | None,
+        typer.Option("--only", help="Only the pairs whose light changes this way (needs the pairs' settings)."),
+    ] = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.auto,
 ) -> None:
@@ -768,7 +780,10 @@ def eval_cmd(
     from .evaluation import eval_dataset, evaluate
     from .metrics import load_lpips
 
-    eval_dataset(data, seed=seed, limit=limit)  # bad data folders fail here, before anything else is printed
+    only_change = only.value if only is not None else None
+    eval_dataset(
+        data, seed=seed, limit=limit, only=only_change
+    )  # bad data folders fail here, before anything else is printed
     relighter = _load(weights, model, device, precision)
     try:
         lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
@@ -793,6 +808,7 @@ def eval_cmd(
             lpips_note=note,
             seed=seed,
             limit=limit,
+            only=only_change,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     summary = result.summary

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from relightcli import RelightError, fusion, list_models, model_info
-from relightcli.cli import app
-from relightcli.data.vidit import Setting, light_change, read_pair_settings
+from relightcli.cli import LightChange, app
+from relightcli.data.vidit import LIGHT_CHANGES, Setting, light_change, read_pair_settings
 from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
 from relightcli.evaluation import colour_transfer
 from relightcli.fusion import FusedConv
@@ -149,6 +149,13 @@ def test_eval_breaks_the_pairs_down_by_what_changed_in_the_light(
         psnrs = [float(r[3]) for r in rows if r[1] == change and r[2] == "identity"]
         assert group["pairs"] == len(psnrs)
         assert group["methods"]["identity"]["psnr"] == pytest.approx(sum(psnrs) / len(psnrs), abs=1e-5)
+    # --only keeps the pairs of one kind
+    kind = next(iter(by_change))
+    result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "o"), "--only", kind])
+    assert result.exit_code == 0, result.output
+    only = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert only["pairs"] == by_change[kind]["pairs"] and list(only["by_change"]) == [kind]
+    assert tuple(c.value for c in LightChange) == LIGHT_CHANGES
     model_psnr = {r[0]: float(r[3]) for r in rows if r[2] == "model"}
     identity_psnr = {r[0]: float(r[3]) for r in rows if r[2] == "identity"}
     assert summary["model_wins"] == sum(model_psnr[p] > identity_psnr[p] for p in model_psnr)
@@ -157,6 +164,8 @@ def test_eval_breaks_the_pairs_down_by_what_changed_in_the_light(
     result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "s")])
     assert result.exit_code == 0 and "not recorded" in result.stdout
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["by_change"] == {}
+    result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "u"), "--only", "both"])
+    assert result.exit_code == 1 and "not recorded" in result.stderr and "drop --only" in result.stderr
     (root / "val" / "pairs.csv").write_text("pair,source_setting,guide_setting\nPair000,4500_E,9000_Q\n")
     bad = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "t")])
     assert bad.exit_code == 1 and len(bad.stderr.strip().splitlines()) == 1

@@ -25,9 +25,12 @@ from .baselines import BASELINES
 from .html import error_map, save_thumb, write_report
 
 
-def eval_dataset(data: Path, *, seed: int = 0, limit: int | None = None) -> tuple[Dataset, str]:
+def eval_dataset(
+    data: Path, *, seed: int = 0, limit: int | None = None, only: str | None = None
+) -> tuple[Dataset, str]:
     """Pairs with targets: ``DIR`` or ``DIR/val`` in the pair layout, else a flat ``DIR`` (or ``DIR/train``)
-    through the any-to-any sampler with a fixed seed."""
+    through the any-to-any sampler with a fixed seed. ``only`` keeps the pairs whose light changes that way
+    (one of `LIGHT_CHANGES`), before ``limit``."""
     data = Path(data)
     for root in (data, data / "val"):
         if (root / "input").is_dir():
@@ -41,9 +44,31 @@ def eval_dataset(data: Path, *, seed: int = 0, limit: int | None = None) -> tupl
         flat = data / "train" if (data / "train").is_dir() else data
         ds = AnyToAnyDataset(scan_flat(flat), seed=seed)
         desc = f"{flat} (any-to-any pairs, seed {seed})"
+    if only is not None:
+        ds, desc = _only(ds, only), f"{desc}, pairs whose {'light' if only == 'both' else only} changes"
     if limit is not None:
         ds = Subset(ds, range(min(limit, len(ds))))
     return ds, desc
+
+
+def _only(ds: Dataset, change: str) -> Dataset:
+    if change not in LIGHT_CHANGES:
+        raise RelightError(f"unknown light change {change!r}; choose one of {', '.join(LIGHT_CHANGES)}")
+    if isinstance(ds, AnyToAnyDataset):
+        settings = [(p.source, p.target) for p in ds.pairs]
+    else:
+        assert isinstance(ds, PairDataset)
+        known = ds.index.settings
+        if not known:
+            raise RelightError(
+                f"{ds.index.root}: the pairs' lighting is not recorded (no pairs.csv), so they cannot be chosen by "
+                "what changed; drop --only"
+            )
+        settings = [known.get(p) for p in ds.index.pairs]
+    keep = [i for i, ss in enumerate(settings) if ss is not None and light_change(*ss) == change]
+    if not keep:
+        raise RelightError(f"no pair whose light changes by {change}; drop --only or choose another")
+    return Subset(ds, keep)
 
 
 @dataclass
@@ -62,11 +87,12 @@ def evaluate(
     lpips_note: str = "",
     seed: int = 0,
     limit: int | None = None,
+    only: str | None = None,
     thumb: int = 160,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
     """Evaluate ``relighter`` and the baselines on every pair; write metrics.csv, summary.json, index.html."""
-    ds, desc = eval_dataset(Path(data), seed=seed, limit=limit)
+    ds, desc = eval_dataset(Path(data), seed=seed, limit=limit, only=only)
     out = Path(out)
     metrics = ["psnr", "ssim"] + (["lpips", "mps"] if lpips is not None else [])
     rows: list[dict[str, Any]] = []
