@@ -127,6 +127,8 @@ def test_validation_by_scene_split_when_there_is_no_val_folder(data: Path, tmp_p
     assert result.steps == 2 and result.history == []  # stopped inside the first epoch (10 steps)
     state = torch.load(tmp_path / "r" / "train_state.pt", weights_only=True)
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (0, 2, 2)
+    last = load_file(tmp_path / "r" / "last.safetensors")  # the weights at the stop, usable before the epoch ends
+    assert all(torch.equal(last[k], v) for k, v in state["model"].items())
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:

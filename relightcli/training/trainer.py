@@ -392,6 +392,9 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                     break
             if done < len(batches):  # stopped inside the epoch (max_steps): resume exactly here
                 commit(epoch, done)
+                if dist_info.is_main:  # the weights as they are, unvalidated, for use before the epoch ends
+                    meta = {"epoch": f"{epoch} + {done}/{len(batches)} steps", "step": str(step), "loss": cfg.loss}
+                    save_checkpoint(model, run / "last.safetensors", metadata=meta)
                 break
             scheduler.step()
             row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": optimizer.param_groups[0]["lr"]}
