@@ -331,14 +331,14 @@ def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactl
     assert saved.keys() == plain.keys()  # the classifier is not part of the relighting weights
     assert relightcli.load_model(tmp_path / "ref" / "last.safetensors").relight_info.name == MODEL
     aux = load_state(tmp_path / "ref" / "train_state.pt")["aux"]
-    assert aux["weight"].shape == (8 + 5 + 8 + 5, TINY_ENCODER["channels"][2] * 4)
+    assert aux["4.weight"].shape[0] == 8 + 5 + 8 + 5 and aux["0.weight"].shape[1] == TINY_ENCODER["channels"][2] * 4
 
     train(cfg("cut", max_steps=7))
     resumed = train(dataclasses.replace(cfg("cut"), resume=True, aux_light=0.0))  # the saved run's weight wins
     assert resumed.history[0]["train_light_ce"] == row["train_light_ce"]
     cut = load_file(tmp_path / "cut" / "last.safetensors")
     assert all(torch.equal(saved[k], cut[k]) for k in saved)
-    assert torch.equal(load_state(tmp_path / "cut" / "train_state.pt")["aux"]["weight"], aux["weight"])
+    assert torch.equal(load_state(tmp_path / "cut" / "train_state.pt")["aux"]["4.weight"], aux["4.weight"])
 
     srn = runner.invoke(
         app,

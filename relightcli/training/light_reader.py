@@ -1,9 +1,10 @@
 """Auxiliary supervision of what the network must read from the guide: ``relight train --aux-light W``.
 
-Every training image's lighting is known (VIDIT file names carry it), so a linear classifier on the encoder's
-pooled deepest features is asked for the guide's and the source's light direction (8 classes) and colour
-temperature (5 classes), with cross-entropy added to the relighting loss at weight ``W``. The classifier exists
-only during training: the saved weights are the relighting model alone, loaded and run as before.
+Every training image's lighting is known (VIDIT file names carry it), so a small classifier on the encoder's
+deepest features (3x3 convolution, ReLU, global average pooling, linear) is asked for the guide's and the
+source's light direction (8 classes) and colour temperature (5 classes), with cross-entropy added to the
+relighting loss at weight ``W``. The classifier exists only during training: the saved weights are the
+relighting model alone, loaded and run as before.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def setting_labels(settings: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]
 
 
 class LightReader(nn.Module):
-    """A relighting model plus a linear light classifier on its encoder's deepest features (S3Net family).
+    """A relighting model plus a small light classifier on its encoder's deepest features (S3Net family).
 
     ``forward(x)`` returns the model's output and the classifier's logits (``(B, 26)``: guide direction, guide
     temperature, source direction, source temperature).
@@ -47,7 +48,15 @@ class LightReader(nn.Module):
                 f"--aux-light reads the encoder's features: it needs an S3Net-family model, not {type(model).__name__}"
             )
         self.model = model
-        self.classifier = nn.Linear(channels()[-1], sum(n for _, n in _HEADS))
+        c = channels()[-1]
+        # a 3x3 convolution first, so that where light and shadow lie (not only how much of each) can be read
+        self.classifier = nn.Sequential(
+            nn.Conv2d(c, c // 4, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(c // 4, sum(n for _, n in _HEADS)),
+        )
         self._features: torch.Tensor | None = None
         encoder.register_forward_hook(self._keep)
 
@@ -57,7 +66,7 @@ class LightReader(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(x)
         assert self._features is not None
-        logits = self.classifier(self._features.float().mean(dim=(2, 3)))
+        logits = self.classifier(self._features.float())
         self._features = None
         return out, logits
 
