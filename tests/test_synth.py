@@ -82,7 +82,7 @@ def test_same_seed_same_bytes_and_different_seed_differs(tmp_path: Path) -> None
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         synthesize(tmp_path / name, scenes=2, size=24, seed=seed, pairs=3, supersample=1)
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
-    assert len(files_a) == 2 * 41 + 3 * 5
+    assert len(files_a) == 2 * 41 + 3 * 5 + 1  # + val/pairs.csv
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     assert (tmp_path / "a" / files_a[1]).read_bytes() != (tmp_path / "c" / files_a[1]).read_bytes()
