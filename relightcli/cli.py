@@ -710,7 +710,10 @@ def train(
         reporter.close()
     state = escape(str(result.run_dir / "train_state.pt"))
     if result.interrupted:
-        err_console.print(f"[yellow]interrupted[/]: state saved to {state}; continue with --resume")
+        err_console.print(
+            f"[yellow]interrupted[/] at step {result.steps}: state saved to {state}, the weights at this step to "
+            f"{escape(str(result.run_dir))}/last.safetensors; continue with --resume"
+        )
         raise typer.Exit(128 + result.stop_signal)  # 130 for Ctrl-C, 143 for SIGTERM
     best = f", best val PSNR {result.best_psnr:.2f} dB" if result.best_psnr > float("-inf") else ""
     console.print(f"done: {result.steps} steps{best}; weights in {escape(str(result.run_dir))}/last.safetensors")

@@ -174,6 +174,8 @@ def test_ctrl_c_and_sigterm_save_the_state_and_exit_128_plus_the_signal(
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
     assert state["step"] > 0
+    last = load_file(tmp_path / "run" / "last.safetensors")  # the weights at the stop, usable as they are
+    assert all(torch.equal(last[k], v) for k, v in state["model"].items())
 
 
 def test_two_gloo_processes_match_one_process_with_twice_the_batch(data: Path, tmp_path: Path) -> None:

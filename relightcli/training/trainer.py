@@ -334,6 +334,12 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                 },
             )
 
+    def save_stopped() -> None:
+        """The weights as they are inside an epoch (unvalidated), for use before the run goes on."""
+        if dist_info.is_main:
+            meta = {"epoch": f"{epoch} + {done} steps", "step": str(step), "loss": cfg.loss}
+            save_checkpoint(model, run / "last.safetensors", metadata=meta)
+
     epoch, done = start_epoch, skip
     stop = False
     try:
@@ -392,9 +398,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                     break
             if done < len(batches):  # stopped inside the epoch (max_steps): resume exactly here
                 commit(epoch, done)
-                if dist_info.is_main:  # the weights as they are, unvalidated, for use before the epoch ends
-                    meta = {"epoch": f"{epoch} + {done}/{len(batches)} steps", "step": str(step), "loss": cfg.loss}
-                    save_checkpoint(model, run / "last.safetensors", metadata=meta)
+                save_stopped()
                 break
             scheduler.step()
             row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": optimizer.param_groups[0]["lr"]}
@@ -415,6 +419,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             epoch = cfg.epochs
     except KeyboardInterrupt as exc:
         commit(epoch, done)
+        if done:
+            save_stopped()
         by = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
         return TrainResult(run, len(history), step, best, interrupted=True, stop_signal=by, history=history)
     return TrainResult(run, len(history), step, best, history=history)
