@@ -784,9 +784,8 @@ def eval_cmd(
     from .metrics import load_lpips
 
     only_change = only.value if only is not None else None
-    eval_dataset(
-        data, seed=seed, limit=limit, only=only_change
-    )  # bad data folders fail here, before anything else is printed
+    # bad data folders fail here, before anything else is printed
+    eval_dataset(data, seed=seed, limit=limit, only=only_change)
     relighter = _load(weights, model, device, precision)
     try:
         lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
