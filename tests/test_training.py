@@ -364,3 +364,8 @@ def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactl
         ],
     )
     assert srn.exit_code == 1 and len(srn.stderr.strip().splitlines()) == 1 and "S3Net-family" in srn.stderr
+    negative = runner.invoke(app, _cli_args(data, tmp_path / "neg", "--aux-light", "-1"))
+    assert negative.exit_code == 1 and negative.stderr.strip().splitlines() == [
+        "error: --aux-light is a loss weight, >= 0; got -1.0"
+    ]
+    assert not (tmp_path / "neg").exists()

@@ -251,6 +251,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
     for name, value in (("--epochs", cfg.epochs), ("--batch-size", cfg.batch_size)):
         if value < 1:
             raise RelightError(f"{name} must be at least 1, got {value}")
+    if cfg.aux_light < 0:
+        raise RelightError(f"--aux-light is a loss weight, >= 0; got {cfg.aux_light}")
     if cfg.init is not None and cfg.pretrained_backbone:
         raise RelightError("--init and --pretrained-backbone both choose the starting weights; pass one of them")
     criterion = RelightLoss(cfg.loss, cfg.vgg_weights).to(device)  # fails fast on unknown terms or missing VGG
