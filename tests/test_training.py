@@ -306,6 +306,35 @@ def test_init_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(data: P
     assert both.exit_code == 1 and "pass one of them" in both.stderr
 
 
+def test_the_shading_model_can_start_from_ratio_weights_and_no_other_model(data: Path, tmp_path: Path) -> None:
+    """s3net_lite_shading is s3net_lite_ratio with a wider first convolution: --init zero-pads it."""
+    ratio = relightcli.create_model("s3net_lite_ratio", **TINY_ARGS["s3net_lite_ratio"])
+    start = relightcli.save_checkpoint(ratio, tmp_path / "ratio.safetensors")
+    cfg = TrainConfig(
+        data=data,
+        model="s3net_lite_shading",
+        model_args=TINY_ARGS["s3net_lite_shading"],
+        out=tmp_path / "run",
+        epochs=1,
+        batch_size=2,
+        size=64,
+        lr=0.0,
+        weight_decay=0.0,
+        max_steps=1,
+        loss="l1",
+        init=str(start),
+    )
+    train(cfg)
+    state = load_state(tmp_path / "run" / "train_state.pt")["model"]
+    first = state["encoder.conv1.0.weight"]
+    assert first.shape[1] == 16 and first[:, 8:].abs().max() == 0
+    torch.testing.assert_close(first[:, :8], ratio.encoder.conv1[0].weight)
+    lite = relightcli.create_model("s3net_lite", **TINY_ARGS["s3net_lite"])
+    lite = relightcli.save_checkpoint(lite, tmp_path / "lite.safetensors")
+    with pytest.raises(RelightError, match="holds model 's3net_lite', not the --model"):
+        train(dataclasses.replace(cfg, init=str(lite), out=tmp_path / "bad"))
+
+
 def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactly(data: Path, tmp_path: Path) -> None:
     def cfg(out: str, **kw) -> TrainConfig:
         return TrainConfig(

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RelightError
+from . import shading
 from ._registry import IN_CHANNELS, register_model
 
 HEADS = ("image", "ratio")
@@ -117,6 +118,11 @@ class S3Net(nn.Module):
             where the image is textured, so 1/4-resolution features no longer blur the texture). ``g`` and ``b``
             are the 7x7 tail's output plus an image-wide term from the pooled deepest features (the colour
             temperature change is global); both start at zero, i.e. at the identity.
+        physical: Feed the encoder `shading.CHANNELS` physically guided channels computed from the input
+            (normals from both depths, the source's Lambertian shading under the guide's and under its own
+            least-squares light estimate) after the usual 8, and the two shading maps to the tail as well (a
+            direct path to the gain: where the guide's light shades the source more than its own, brighten);
+            the model's input stays ``(B, 8, H, W)``.
     """
 
     size_multiple = 32
@@ -127,12 +133,15 @@ class S3Net(nn.Module):
         pretrained_backbone: bool | str = False,
         encoder_args: dict[str, Any] | None = None,
         head: str = "image",
+        physical: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
             raise RelightError(f"unknown S3Net head {head!r}; choose one of {', '.join(HEADS)}")
         self.head = head
-        self.encoder = _create_encoder(encoder, pretrained_backbone, encoder_args or {})
+        self.physical = physical
+        in_chans = IN_CHANNELS + (shading.CHANNELS if physical else 0)
+        self.encoder = _create_encoder(encoder, pretrained_backbone, encoder_args or {}, in_chans)
         c1, c2, c3 = self.encoder.feature_info.channels()
         d1 = c3 // 4
         d2 = (d1 + c2) // 4
@@ -143,10 +152,11 @@ class S3Net(nn.Module):
         self.attention1 = AttentionBlock(d1)
         self.attention2 = AttentionBlock(d2)
         self.enhancer = Enhancer(d3)
+        tail_in = d3 + (shading.SHADING_MAPS if physical else 0)
         if head == "image":
-            self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(d3, 3, 7), nn.Tanh())
+            self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(tail_in, 3, 7), nn.Tanh())
         else:
-            self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(d3, 6, 7))
+            self.tail = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(tail_in, 6, 7))
             # image-wide part of the gain and offset (the colour temperature change), from pooled deepest features
             self.global_head = nn.Sequential(
                 nn.AdaptiveAvgPool2d(1), _conv(c3, c3 // 8, 1), nn.ReLU(inplace=True), _conv(c3 // 8, 6, 1)
@@ -160,13 +170,19 @@ class S3Net(nn.Module):
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.engine pads)")
         src = x[:, :3]
+        if self.physical:
+            physical = shading.shading_inputs(x).to(x.dtype)
+            x = torch.cat([x, physical], dim=1)
         layer1, layer2, layer3 = self.encoder(x)
         x = F.pixel_shuffle(self.mid_conv(layer3), 2)
         x = self.attention1(x)
         x = F.pixel_shuffle(torch.cat((x, layer2), dim=1), 2)
         x = self.attention2(x)
         x = F.pixel_shuffle(F.pixel_shuffle(torch.cat((x, layer1), dim=1), 2), 2)  # two shuffles of 2, not one of 4
-        out = self.tail(self.enhancer(x))
+        x = self.enhancer(x)
+        if self.physical:
+            x = torch.cat([x, physical[:, -shading.SHADING_MAPS :]], dim=1)
+        out = self.tail(x)
         if self.head == "ratio":
             out = out + self.global_head(layer3)
             gain, offset = out[:, :3], out[:, 3:]
@@ -174,13 +190,13 @@ class S3Net(nn.Module):
         return out
 
 
-def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any]) -> nn.Module:
-    """A timm Res2Net as a feature extractor for layer1-3 (strides 4, 8, 16) with 8 input channels."""
+def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any], in_chans: int = IN_CHANNELS) -> nn.Module:
+    """A timm Res2Net as a feature extractor for layer1-3 (strides 4, 8, 16) with ``in_chans`` input channels."""
     if not name.startswith("res2ne"):
         raise RelightError(f"S3Net's encoder must be a timm Res2Net (res2net*, res2next*), got {name!r}")
     import timm  # here, not at the top: timm (and torchvision with it) costs seconds to import
 
-    kwargs: dict[str, Any] = dict(features_only=True, out_indices=(1, 2, 3), in_chans=IN_CHANNELS, **extra)
+    kwargs: dict[str, Any] = dict(features_only=True, out_indices=(1, 2, 3), in_chans=in_chans, **extra)
     if isinstance(pretrained, str):
         kwargs["pretrained_cfg_overlay"] = dict(file=pretrained)
     try:
@@ -245,3 +261,41 @@ def s3net_lite_ratio(
         encoder_args={**LITE_ENCODER, **(encoder_args or {})},
         head="ratio",
     )
+
+
+@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_fp32=("global_head",))
+def s3net_lite_shading(
+    encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """s3net_lite_ratio plus physically guided inputs: normals and Lambertian shading from the depths."""
+    return S3Net(
+        encoder=encoder,
+        pretrained_backbone=pretrained_backbone,
+        encoder_args={**LITE_ENCODER, **(encoder_args or {})},
+        head="ratio",
+        physical=True,
+    )
+
+
+WIDENS = {"s3net_lite_shading": "s3net_lite_ratio"}
+"""Models whose weights can start from another's (`widen_input`): the same network with more input channels."""
+
+
+def widen_input(state: dict[str, torch.Tensor], shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights with every convolution that has more inputs in ``shapes`` zero-padded to fit.
+
+    The added input channels start with zero weights, so the widened model computes exactly what the
+    checkpoint did and training learns how much to use them.
+    """
+    widened = dict(state)
+    for name, w in state.items():
+        want = shapes.get(name)
+        if (
+            want is not None
+            and w.ndim == 4
+            and w.shape[0] == want[0]
+            and w.shape[2:] == want[2:]
+            and want[1] > w.shape[1]
+        ):
+            widened[name] = torch.cat([w, w.new_zeros((w.shape[0], want[1] - w.shape[1], *w.shape[2:]))], dim=1)
+    return widened

@@ -47,6 +47,7 @@ from ..hardware import cpu_capabilities
 from ..losses import RelightLoss
 from ..metrics import psnr, ssim
 from ..models import create_model
+from ..models.s3net import WIDENS, widen_input
 from . import distributed
 from .config import RUN_DEFINING, TrainConfig
 from .light_reader import LightReader
@@ -178,7 +179,10 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
     state, meta = read_checkpoint(resolve_weights(cfg.init))
     stored = meta.get(MODEL_KEY)
     if stored is not None and stored != cfg.model:
-        raise RelightError(f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained")
+        if WIDENS.get(cfg.model) != stored:
+            raise RelightError(f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained")
+        # the same network with more input channels: start exactly where the checkpoint was
+        state = widen_input(state, {k: v.shape for k, v in model.state_dict().items()})
     if MODEL_ARGS_KEY in meta:
         stored_args = stored_model_args(meta, f"--init {cfg.init}")
         wanted = json.loads(json.dumps(cfg.model_args))  # tuples -> lists, as stored
