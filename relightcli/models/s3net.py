@@ -235,14 +235,17 @@ Checkpoints of ``s3net_lite`` (the shipped default weights among them) rely on t
 register a new name for another configuration."""
 
 
+def _lite(encoder: str, pretrained_backbone: bool | str, encoder_args: dict[str, Any] | None, **kw: Any) -> S3Net:
+    """An S3Net on `LITE_ENCODER` (``encoder_args`` override its values), with the given head options."""
+    return S3Net(encoder, pretrained_backbone, {**LITE_ENCODER, **(encoder_args or {})}, **kw)
+
+
 @register_model(size_multiple=32, output_range=(-1.0, 1.0), paper=_PAPER, int8_safe=True)
 def s3net_lite(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
     """CPU-sized S3Net: half-width, shallower Res2Net-50 v1b encoder; the decoder follows its widths."""
-    return S3Net(
-        encoder=encoder, pretrained_backbone=pretrained_backbone, encoder_args={**LITE_ENCODER, **(encoder_args or {})}
-    )
+    return _lite(encoder, pretrained_backbone, encoder_args)
 
 
 RATIO_RANGE = (-0.5, 0.5 + math.exp(2.0))
@@ -255,12 +258,7 @@ def s3net_lite_ratio(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
     """s3net_lite with the ratio head: relights by a per-pixel colour gain and offset on the source image."""
-    return S3Net(
-        encoder=encoder,
-        pretrained_backbone=pretrained_backbone,
-        encoder_args={**LITE_ENCODER, **(encoder_args or {})},
-        head="ratio",
-    )
+    return _lite(encoder, pretrained_backbone, encoder_args, head="ratio")
 
 
 @register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_fp32=("global_head",))
@@ -268,13 +266,7 @@ def s3net_lite_shading(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
     """s3net_lite_ratio plus physically guided inputs: normals and Lambertian shading from the depths."""
-    return S3Net(
-        encoder=encoder,
-        pretrained_backbone=pretrained_backbone,
-        encoder_args={**LITE_ENCODER, **(encoder_args or {})},
-        head="ratio",
-        physical=True,
-    )
+    return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", physical=True)
 
 
 WIDENS = {"s3net_lite_shading": "s3net_lite_ratio"}

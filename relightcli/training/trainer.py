@@ -180,7 +180,9 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
     stored = meta.get(MODEL_KEY)
     if stored is not None and stored != cfg.model:
         if WIDENS.get(cfg.model) != stored:
-            raise RelightError(f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained")
+            raise RelightError(
+                f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained"
+            )
         # the same network with more input channels: start exactly where the checkpoint was
         state = widen_input(state, {k: v.shape for k, v in model.state_dict().items()})
     if MODEL_ARGS_KEY in meta:
