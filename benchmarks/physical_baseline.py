@@ -13,25 +13,15 @@ Usage: python benchmarks/physical_baseline.py PAIRS_FOLDER [PAIRS_FOLDER ...]
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from relightcli.data import scan_pairs
-from relightcli.io import read_depth, read_image
+from relightcli.data import PairDataset, scan_pairs
 from relightcli.metrics import psnr
 from relightcli.models.shading import SHADING_MAPS, shading_inputs
 
 AMBIENTS = (0.3, 1.0, 2.0)
-
-
-def _rgb(path: Path) -> torch.Tensor:
-    return torch.from_numpy(read_image(path).rgb).permute(2, 0, 1)[None]
-
-
-def _depth(path: Path) -> torch.Tensor:
-    return torch.from_numpy(read_depth(path))[None, None]
 
 
 def relight(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -51,17 +41,14 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", help="pair-layout folders with targets")
     args = parser.parse_args()
     for folder in args.folders:
-        index = scan_pairs(folder)
+        pairs = PairDataset(scan_pairs(folder))
         scores: dict[str, list[float]] = {}
-        for pair in index.pairs:
-            src, src_depth = index.input(pair)
-            guide, guide_depth = index.guide(pair)
-            x = torch.cat([_rgb(src), _rgb(guide), _depth(src_depth), _depth(guide_depth)], dim=1)
-            target = _rgb(index.target(pair))
+        for item in pairs:
+            x, target = item["input"][None], item["target"][None]
             for name, out in relight(x).items():
                 scores.setdefault(name, []).append(float(psnr(out, target)))
         cells = ", ".join(f"{name} {np.mean(v):.2f}" for name, v in scores.items())
-        print(f"{folder} ({len(index.pairs)} pairs), PSNR dB: {cells}")
+        print(f"{folder} ({len(pairs)} pairs), PSNR dB: {cells}")
 
 
 if __name__ == "__main__":

@@ -655,6 +655,14 @@ def train(
             "from the encoder's features (S3Net family; training only, not in the saved weights).",
         ),
     ] = 0.0,
+    batch_scales: Annotated[
+        str,
+        typer.Option(
+            "--batch-scales",
+            help="Multi-scale training: resize each batch by a factor drawn from this list, e.g. 0.5,1 "
+            "(area averaging; factors in (0, 1]).",
+        ),
+    ] = "",
     save_every: Annotated[int, typer.Option("--save-every", help="Also commit the state every N steps.")] = 0,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps in total.")] = None,
     device: DeviceOpt = "auto",
@@ -668,8 +676,9 @@ def train(
     try:
         args = json.loads(model_args)
         milestones = tuple(int(m) for m in lr_milestones.split(",") if m.strip())
+        scales = tuple(float(s) for s in batch_scales.split(",") if s.strip())
     except (json.JSONDecodeError, ValueError) as exc:
-        raise RelightError(f"--model-args / --lr-milestones: {exc}") from None
+        raise RelightError(f"--model-args / --lr-milestones / --batch-scales: {exc}") from None
     if not isinstance(args, dict):
         raise RelightError("--model-args must be a JSON object")
     cfg = TrainConfig(
@@ -699,6 +708,7 @@ def train(
         freeze_bn=freeze_bn,
         grad_clip=grad_clip,
         aux_light=aux_light,
+        batch_scales=scales,
         save_every=save_every,
         max_steps=max_steps,
         device=device,

@@ -28,6 +28,7 @@ RUN_DEFINING = (
     "grad_clip",
     "init",
     "aux_light",
+    "batch_scales",
 )
 """Fields a resumed run takes from its saved state (changing them mid-run would make a different run)."""
 
@@ -63,6 +64,7 @@ class TrainConfig:
     freeze_bn: bool = False
     grad_clip: float | None = None
     aux_light: float = 0.0
+    batch_scales: tuple[float, ...] = ()
     save_every: int = 0
     max_steps: int | None = None
     samples: int = 4
@@ -89,7 +91,7 @@ class TrainConfig:
             v = data[f.name]
             if f.name in ("data", "out", "cache_dir") and v is not None:
                 v = Path(v)
-            elif f.name in ("lr_milestones", "betas") and v is not None:
+            elif f.name in ("lr_milestones", "betas", "batch_scales") and v is not None:
                 v = tuple(v)
             kwargs[f.name] = v
         return cls(**kwargs)

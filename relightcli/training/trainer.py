@@ -49,6 +49,7 @@ from ..metrics import psnr, ssim
 from ..models import create_model
 from ..models.s3net import WIDENS, widen_input
 from . import distributed
+from .augment import check_scales, draw_scale, rescale_batch
 from .config import RUN_DEFINING, TrainConfig
 from .light_reader import LightReader
 from .report import plot_curves, samples_sheet, write_metrics_csv
@@ -259,6 +260,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             raise RelightError(f"{name} must be at least 1, got {value}")
     if cfg.aux_light < 0:
         raise RelightError(f"--aux-light is a loss weight, >= 0; got {cfg.aux_light}")
+    check_scales(cfg.batch_scales)
     if cfg.init is not None and cfg.pretrained_backbone:
         raise RelightError("--init and --pretrained-backbone both choose the starting weights; pass one of them")
     criterion = RelightLoss(cfg.loss, cfg.vgg_weights).to(device)  # fails fast on unknown terms or missing VGG
@@ -370,6 +372,9 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             tick = time.perf_counter()
             for batch in loader:
                 x, y = batch["input"].to(device), batch["target"].to(device)
+                if cfg.batch_scales:
+                    factor = draw_scale(cfg.batch_scales, cfg.seed, step)
+                    x, y = (rescale_batch(t, factor, info.size_multiple) for t in (x, y))
                 _set_train_mode(net, cfg.freeze_bn)
                 with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=cfg.amp):
                     out = net(x)
