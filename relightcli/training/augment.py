@@ -4,8 +4,8 @@ A relighting network trained at one resolution learns how large shadows and obje
 at another (issue 18, `benchmarks/scale_dependence.py`: the default trained at 128x128 loses 1.36 dB on its
 numpy held-out pairs upsampled x2; a fine-tune of it at 256x256 loses 0.91 dB on them at their own 128x128).
 Resizing whole batches by a factor drawn per step (multi-scale training, as in YOLO v2 or HRNet) shows the
-network every scale in the list. Downscaling is by area averaging, the box filter the renderers use to anti-alias, so a downscaled batch is what
-rendering at the smaller size would give.
+network every scale in the list. Downscaling is by area averaging, the box filter the renderers use to
+anti-alias, so a downscaled batch is what rendering at the smaller size would give.
 """
 
 from __future__ import annotations
