@@ -70,3 +70,4 @@ def test_cli_parses_the_list_and_refuses_a_bad_one(tmp_path: Path) -> None:
         )
         lines = result.stderr.strip().splitlines()
         assert result.exit_code == 1 and len(lines) == 1 and message in lines[0], result.stderr
+        assert not (tmp_path / "r").exists()  # refused before anything is written
