@@ -52,16 +52,19 @@ def _geometry_mask(depth: torch.Tensor) -> torch.Tensor:
     return 1.0 - F.max_pool2d(background, 5, stride=1, padding=2)
 
 
-def estimate_light(rgb: torch.Tensor, depth: torch.Tensor, normals: torch.Tensor | None = None) -> torch.Tensor:
+def estimate_light(
+    rgb: torch.Tensor, depth: torch.Tensor, normals: torch.Tensor | None = None, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Light direction ``(B, 3)`` fitted by weighted least squares ``luminance ~ c0 + c . n``: ``c / (|c| + 1e-3)``.
 
     Unit length where the shading has contrast, shorter where it has next to none (the fit then means little).
 
     Solved centred (covariance of the normals against luminance), which keeps the fit well conditioned where
     the normals vary little. A constant image or flat depth gives a zero vector, not NaN: no light to find.
+    ``normals`` and ``mask`` (the pixels with geometry), when the caller has them, are not computed again.
     """
     n = normals_from_depth(depth) if normals is None else normals
-    w = _geometry_mask(depth).flatten(1)  # (B, P)
+    w = (_geometry_mask(depth) if mask is None else mask).flatten(1)  # (B, P)
     w = w / w.sum(dim=1, keepdim=True).clamp(min=1.0)
     n = n.flatten(2)  # (B, 3, P)
     lum = rgb.mean(dim=1).flatten(1)
@@ -85,8 +88,8 @@ def shading_inputs(x: torch.Tensor) -> torch.Tensor:
         src, guide, d_src, d_guide = x[:, :3], x[:, 3:6], x[:, 6:7], x[:, 7:8]
         n_src, n_guide = normals_from_depth(d_src), normals_from_depth(d_guide)
         l_guide = estimate_light(guide, d_guide, n_guide)
-        l_src = estimate_light(src, d_src, n_src)
         geometry = _geometry_mask(d_src)
+        l_src = estimate_light(src, d_src, n_src, geometry)
         shade_guide = torch.einsum("bchw,bc->bhw", n_src, l_guide).clamp(min=0)[:, None] * geometry
         shade_src = torch.einsum("bchw,bc->bhw", n_src, l_src).clamp(min=0)[:, None] * geometry
         return torch.cat([n_src, n_guide, shade_guide, shade_src], dim=1)
