@@ -11,7 +11,13 @@ from .conftest import TINY_ARGS, tiny_model
 def test_registry_lists_s3net_variants() -> None:
     names = list_models()
     assert {"s3net", "s3net_lite", "s3net_res2net50d"} <= set(names)
-    assert list_models("s3net_*") == ["s3net_lite", "s3net_lite_ratio", "s3net_lite_shading", "s3net_res2net50d"]
+    assert list_models("s3net_*") == [
+        "s3net_lite",
+        "s3net_lite_lightcode",
+        "s3net_lite_ratio",
+        "s3net_lite_shading",
+        "s3net_res2net50d",
+    ]
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -91,10 +91,29 @@ def test_the_shading_model_widened_from_ratio_weights_computes_the_same() -> Non
     wide = tiny_model("s3net_lite_shading", seed=1)
     first = wide.encoder.conv1[0].weight
     assert first.shape[1] == 8 + shading.CHANNELS
-    wide.load_state_dict(widen_input(ratio.state_dict(), {k: v.shape for k, v in wide.state_dict().items()}))
+    wide.load_state_dict(widen_input(ratio.state_dict(), wide.state_dict()))
     x = torch.rand(2, 8, 64, 64)
     x[:, 6:] = _bump(64)
     with torch.no_grad():
         torch.testing.assert_close(wide(x), ratio(x))
         wide.encoder.conv1[0].weight[:, 8:].normal_(0, 0.1)  # once it uses the new channels, it differs
         assert not torch.allclose(wide(x), ratio(x))
+
+
+def test_the_light_code_model_starts_as_the_ratio_model_and_reads_the_estimates() -> None:
+    ratio = tiny_model("s3net_lite_ratio")
+    with torch.no_grad():
+        ratio.tail[1].weight.normal_(0, 0.05)
+    coded = tiny_model("s3net_lite_lightcode", seed=1)
+    coded.load_state_dict(widen_input(ratio.state_dict(), coded.state_dict()))
+    x = torch.rand(2, 8, 64, 64)
+    x[:, 6:] = _bump(64)
+    code = shading.light_code(x)
+    assert code.shape == (2, shading.CODE) and code.dtype == torch.float32
+    torch.testing.assert_close(code[:, 6], (code[:, :3] * code[:, 3:6]).sum(dim=1))
+    with torch.no_grad():
+        torch.testing.assert_close(coded(x), ratio(x))
+        coded.light_film[2].weight.normal_(0, 0.5)  # once the code scales the features, it differs
+        assert not torch.allclose(coded(x), ratio(x))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.isfinite(coded(x)).all()

@@ -306,8 +306,9 @@ def test_init_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(data: P
     assert both.exit_code == 1 and "pass one of them" in both.stderr
 
 
-def test_the_shading_model_can_start_from_ratio_weights_and_no_other_model(data: Path, tmp_path: Path) -> None:
-    """s3net_lite_shading is s3net_lite_ratio with a wider first convolution: --init zero-pads it."""
+def test_the_wider_models_can_start_from_ratio_weights_and_no_other_model(data: Path, tmp_path: Path) -> None:
+    """s3net_lite_shading is s3net_lite_ratio with a wider first convolution: --init zero-pads it;
+    s3net_lite_lightcode adds a conditioning MLP: --init keeps its fresh (identity) weights."""
     ratio = relightcli.create_model("s3net_lite_ratio", **TINY_ARGS["s3net_lite_ratio"])
     start = relightcli.save_checkpoint(ratio, tmp_path / "ratio.safetensors")
     cfg = TrainConfig(
@@ -333,6 +334,11 @@ def test_the_shading_model_can_start_from_ratio_weights_and_no_other_model(data:
     lite = relightcli.save_checkpoint(lite, tmp_path / "lite.safetensors")
     with pytest.raises(RelightError, match="holds model 's3net_lite', not the --model"):
         train(dataclasses.replace(cfg, init=str(lite), out=tmp_path / "bad"))
+    coded = "s3net_lite_lightcode"
+    train(dataclasses.replace(cfg, model=coded, model_args=TINY_ARGS[coded], out=tmp_path / "coded"))
+    state = load_state(tmp_path / "coded" / "train_state.pt")["model"]
+    assert state["light_film.2.weight"].abs().max() == 0 and state["light_film.0.weight"].abs().max() > 0
+    torch.testing.assert_close(state["encoder.conv1.0.weight"], ratio.encoder.conv1[0].weight)
 
 
 def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactly(data: Path, tmp_path: Path) -> None:

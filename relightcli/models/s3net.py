@@ -123,6 +123,9 @@ class S3Net(nn.Module):
             least-squares light estimate) after the usual 8, and the two shading maps to the tail as well (a
             direct path to the gain: where the guide's light shades the source more than its own, brighten);
             the model's input stays ``(B, 8, H, W)``.
+        light_code: Condition the deepest features on `shading.light_code` (both light estimates and their
+            cosine): a small MLP gives a per-channel scale and shift (FiLM: Perez et al., AAAI 2018) applied
+            before the decoder and the global head. Its last layer starts at zero, i.e. at the unconditioned model.
     """
 
     size_multiple = 32
@@ -134,6 +137,7 @@ class S3Net(nn.Module):
         encoder_args: dict[str, Any] | None = None,
         head: str = "image",
         physical: bool = False,
+        light_code: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -148,6 +152,11 @@ class S3Net(nn.Module):
         d3 = (d2 + c1) // 16
         if c3 % 4 or (d1 + c2) % 4 or (d2 + c1) % 16:
             raise RelightError(f"encoder {encoder!r} stage widths {c1, c2, c3} do not fit S3Net's PixelShuffle decoder")
+        self.light_film: nn.Sequential | None = None
+        if light_code:
+            self.light_film = nn.Sequential(nn.Linear(shading.CODE, 64), nn.ReLU(inplace=True), nn.Linear(64, 2 * c3))
+            nn.init.zeros_(self.light_film[2].weight)
+            nn.init.zeros_(self.light_film[2].bias)
         self.mid_conv = AttentionBlock(c3)
         self.attention1 = AttentionBlock(d1)
         self.attention2 = AttentionBlock(d2)
@@ -174,6 +183,11 @@ class S3Net(nn.Module):
             physical = shading.shading_inputs(x).to(x.dtype)
             x = torch.cat([x, physical], dim=1)
         layer1, layer2, layer3 = self.encoder(x)
+        if self.light_film is not None:
+            scale, shift = self.light_film(shading.light_code(x[:, :IN_CHANNELS]).to(x.dtype))[:, :, None, None].chunk(
+                2, 1
+            )
+            layer3 = layer3 * (1.0 + scale) + shift
         x = F.pixel_shuffle(self.mid_conv(layer3), 2)
         x = self.attention1(x)
         x = F.pixel_shuffle(torch.cat((x, layer2), dim=1), 2)
@@ -269,19 +283,28 @@ def s3net_lite_shading(
     return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", physical=True)
 
 
-WIDENS = {"s3net_lite_shading": "s3net_lite_ratio"}
-"""Models whose weights can start from another's (`widen_input`): the same network with more input channels."""
+@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_fp32=("global_head",))
+def s3net_lite_lightcode(
+    encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """s3net_lite_ratio with its deepest features conditioned on least-squares light estimates of both images."""
+    return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True)
 
 
-def widen_input(state: dict[str, torch.Tensor], shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
-    """A checkpoint's weights with every convolution that has more inputs in ``shapes`` zero-padded to fit.
+WIDENS = {"s3net_lite_shading": "s3net_lite_ratio", "s3net_lite_lightcode": "s3net_lite_ratio"}
+"""Models whose weights can start from another's (`widen_input`): the same network with more inputs."""
 
-    The added input channels start with zero weights, so the widened model computes exactly what the
-    checkpoint did and training learns how much to use them.
+
+def widen_input(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights fitted to a wider model whose freshly built weights are ``fresh``.
+
+    Every convolution with more inputs in ``fresh`` is zero-padded; weights the checkpoint lacks (added modules,
+    built to start at the identity) keep their fresh values. The widened model computes exactly what the
+    checkpoint did and training learns how much to use what was added.
     """
-    widened = dict(state)
+    widened = {**{k: v for k, v in fresh.items() if k not in state}, **state}
     for name, w in state.items():
-        want = shapes.get(name)
+        want = fresh[name].shape if name in fresh else None
         if (
             want is not None
             and w.ndim == 4

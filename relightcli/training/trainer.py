@@ -185,7 +185,7 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
                 f"--init {cfg.init}: holds model {stored!r}, not the --model {cfg.model!r} being trained"
             )
         # the same network with more input channels: start exactly where the checkpoint was
-        state = widen_input(state, {k: v.shape for k, v in model.state_dict().items()})
+        state = widen_input(state, model.state_dict())
     if MODEL_ARGS_KEY in meta:
         stored_args = stored_model_args(meta, f"--init {cfg.init}")
         wanted = json.loads(json.dumps(cfg.model_args))  # tuples -> lists, as stored
