@@ -663,6 +663,14 @@ def train(
             "(area averaging; factors in (0, 1]).",
         ),
     ] = "",
+    ema: Annotated[
+        float,
+        typer.Option(
+            "--ema",
+            help="Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate "
+            "and save it instead of the raw weights; 0 turns it off.",
+        ),
+    ] = 0.0,
     save_every: Annotated[int, typer.Option("--save-every", help="Also commit the state every N steps.")] = 0,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps in total.")] = None,
     device: DeviceOpt = "auto",
@@ -709,6 +717,7 @@ def train(
         grad_clip=grad_clip,
         aux_light=aux_light,
         batch_scales=scales,
+        ema=ema,
         save_every=save_every,
         max_steps=max_steps,
         device=device,

@@ -404,3 +404,41 @@ def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactl
         "error: --aux-light is a loss weight, >= 0; got -1.0"
     ]
     assert not (tmp_path / "neg").exists()
+
+
+def test_ema_saves_the_average_of_the_weights_and_resumes_exactly(data: Path, tmp_path: Path) -> None:
+    def cfg(out: str, **kw) -> TrainConfig:
+        return TrainConfig(
+            data=data,
+            model=MODEL,
+            model_args=TINY_ARGS[MODEL],
+            out=tmp_path / out,
+            epochs=1,
+            batch_size=4,
+            lr=1e-3,
+            loss="charbonnier=1",
+            val_max=1,
+            device="cpu",
+            **kw,
+        )
+
+    for steps in (1, 2, 3):
+        train(cfg(f"raw{steps}", max_steps=steps))
+    train(cfg("ema", max_steps=3, ema=0.5))
+    raw = [load_file(tmp_path / f"raw{steps}" / "last.safetensors") for steps in (1, 2, 3)]
+    ema = load_file(tmp_path / "ema" / "last.safetensors")
+    state = load_state(tmp_path / "ema" / "train_state.pt")
+    assert all(torch.equal(state["model"][k], raw[2][k]) for k in raw[2])  # training itself is unchanged
+    name = "tail.1.weight"  # the first update copies the weights, then each moves halfway to the new ones
+    torch.testing.assert_close(ema[name], 0.25 * raw[0][name] + 0.25 * raw[1][name] + 0.5 * raw[2][name])
+    assert not torch.equal(ema[name], raw[2][name])
+
+    train(cfg("cut", max_steps=2, ema=0.5))
+    train(dataclasses.replace(cfg("cut", max_steps=3), resume=True))  # the saved run's --ema holds
+    cut = load_file(tmp_path / "cut" / "last.safetensors")
+    assert all(torch.equal(ema[k], cut[k]) for k in ema)
+
+    bad = runner.invoke(app, _cli_args(data, tmp_path / "bad", "--ema", "1"))
+    lines = bad.stderr.strip().splitlines()
+    assert bad.exit_code == 1 and len(lines) == 1 and "--ema is a decay in [0, 1)" in lines[0], bad.stderr
+    assert not (tmp_path / "bad").exists()

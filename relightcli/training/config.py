@@ -29,6 +29,7 @@ RUN_DEFINING = (
     "init",
     "aux_light",
     "batch_scales",
+    "ema",
 )
 """Fields a resumed run takes from its saved state (changing them mid-run would make a different run)."""
 
@@ -65,6 +66,7 @@ class TrainConfig:
     grad_clip: float | None = None
     aux_light: float = 0.0
     batch_scales: tuple[float, ...] = ()
+    ema: float = 0.0
     save_every: int = 0
     max_steps: int | None = None
     samples: int = 4

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, SequentialSampler, Subset
 
 from ..atomic import atomic_write_bytes
@@ -261,6 +262,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
     if cfg.aux_light < 0:
         raise RelightError(f"--aux-light is a loss weight, >= 0; got {cfg.aux_light}")
     check_scales(cfg.batch_scales)
+    if not 0.0 <= cfg.ema < 1.0:
+        raise RelightError(f"--ema is a decay in [0, 1) (0: off), e.g. 0.999; got {cfg.ema}")
     if cfg.init is not None and cfg.pretrained_backbone:
         raise RelightError("--init and --pretrained-backbone both choose the starting weights; pass one of them")
     criterion = RelightLoss(cfg.loss, cfg.vgg_weights).to(device)  # fails fast on unknown terms or missing VGG
@@ -286,6 +289,11 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             "note: BatchNorm statistics are per process on CPU (SyncBatchNorm needs CUDA); "
             "--freeze-bn makes N processes match one process exactly"
         )
+    # the averaged weights (BasicSR's ``ema_decay``): validated and saved in place of the raw ones
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    if ema is not None and state is not None:
+        ema.load_state_dict(state["ema"])
+    shipped = ema.module if ema is not None else model
     reader = LightReader(model).to(device) if cfg.aux_light else None
     if reader is not None and state is not None:
         reader.classifier.load_state_dict(state["aux"])
@@ -341,6 +349,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                     "partial": partial,
                     "config": cfg.to_json(),
                     **({"aux": reader.classifier.state_dict()} if reader is not None else {}),
+                    **({"ema": ema.state_dict()} if ema is not None else {}),
                 },
             )
 
@@ -348,7 +357,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
         """The weights as they are inside an epoch (unvalidated), for use before the run goes on."""
         if dist_info.is_main:
             meta = {"epoch": f"{epoch} + {done} steps", "step": str(step), "loss": cfg.loss}
-            save_checkpoint(model, run / "last.safetensors", metadata=meta)
+            save_checkpoint(shipped, run / "last.safetensors", metadata=meta)
 
     epoch, done = start_epoch, skip
     stop = False
@@ -392,6 +401,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                     nn.utils.clip_grad_norm_(trained.parameters(), cfg.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
+                if ema is not None:
+                    ema.update_parameters(model)
                 step += 1
                 done += 1
                 now = time.perf_counter()
@@ -419,7 +430,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             row["images_per_s"] = partial["images"] / max(partial["seconds"], 1e-9)
             distributed.barrier(dist_info)
             if dist_info.is_main:
-                _end_of_epoch(cfg, run, model, val_ds, device, info.size_multiple, row, best)
+                _end_of_epoch(cfg, run, shipped, val_ds, device, info.size_multiple, row, best)
                 best = max(best, row["val_psnr"]) if val_ds is not None else best
                 history.append(row)
                 commit(epoch + 1, 0)
