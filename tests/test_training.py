@@ -37,6 +37,23 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _short_run(data: Path, out: Path, **kw) -> TrainConfig:
+    """A few steps of the tiny model at lr 1e-3 with one validation pair (the light-reader and EMA tests)."""
+    return TrainConfig(
+        data=data,
+        model=MODEL,
+        model_args=TINY_ARGS[MODEL],
+        out=out,
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        loss="charbonnier=1",
+        val_max=1,
+        device="cpu",
+        **kw,
+    )
+
+
 def _cli_args(data: Path, out: Path, *extra: str) -> list[str]:
     return [
         "train",
@@ -343,21 +360,7 @@ def test_the_wider_models_can_start_from_ratio_weights_and_no_other_model(data: 
 
 def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactly(data: Path, tmp_path: Path) -> None:
     def cfg(out: str, **kw) -> TrainConfig:
-        return TrainConfig(
-            data=data,
-            model=MODEL,
-            model_args=TINY_ARGS[MODEL],
-            out=tmp_path / out,
-            epochs=1,
-            batch_size=4,
-            lr=1e-3,
-            loss="charbonnier=1",
-            val_max=1,
-            device="cpu",
-            aux_light=0.5,
-            hflip=True,
-            **kw,
-        )
+        return _short_run(data, tmp_path / out, aux_light=0.5, hflip=True, **kw)
 
     train(cfg("ref", max_steps=10))
     partial = load_state(tmp_path / "ref" / "train_state.pt")["partial"]
@@ -408,19 +411,7 @@ def test_aux_light_trains_a_light_classifier_beside_the_model_and_resumes_exactl
 
 def test_ema_saves_the_average_of_the_weights_and_resumes_exactly(data: Path, tmp_path: Path) -> None:
     def cfg(out: str, **kw) -> TrainConfig:
-        return TrainConfig(
-            data=data,
-            model=MODEL,
-            model_args=TINY_ARGS[MODEL],
-            out=tmp_path / out,
-            epochs=1,
-            batch_size=4,
-            lr=1e-3,
-            loss="charbonnier=1",
-            val_max=1,
-            device="cpu",
-            **kw,
-        )
+        return _short_run(data, tmp_path / out, **kw)
 
     for steps in (1, 2, 3):
         train(cfg(f"raw{steps}", max_steps=steps))
