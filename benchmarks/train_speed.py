@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--threads", default=str(torch.get_num_threads()), help="intra-op thread counts to compare")
     ap.add_argument("--precisions", default="fp32,bf16", help="fp32 and/or bf16 (autocast)")
     args = ap.parse_args()
+    if not set(args.precisions.split(",")) <= {"fp32", "bf16"}:
+        ap.error(f"--precisions takes fp32 and bf16, got {args.precisions}")
     print(f"cpu cores: {os.cpu_count()}, size {args.size}, batch {args.batch_size}, loss {args.loss}")
     runs = [
         (model, amp, int(threads))

@@ -38,20 +38,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _short_run(data: Path, out: Path, **kw) -> TrainConfig:
-    """A few steps of the tiny model at lr 1e-3 with one validation pair (the light-reader and EMA tests)."""
-    return TrainConfig(
-        data=data,
-        model=MODEL,
-        model_args=TINY_ARGS[MODEL],
-        out=out,
-        epochs=1,
-        batch_size=4,
-        lr=1e-3,
-        loss="charbonnier=1",
-        val_max=1,
-        device="cpu",
-        **kw,
-    )
+    """The tiny model for one epoch at lr 1e-3 with one validation pair; ``kw`` overrides any of it."""
+    base = dict(epochs=1, batch_size=4, lr=1e-3, loss="charbonnier=1", val_max=1, device="cpu")
+    return TrainConfig(data=data, model=MODEL, model_args=TINY_ARGS[MODEL], out=out, **{**base, **kw})
 
 
 def _cli_args(data: Path, out: Path, *extra: str) -> list[str]:
@@ -92,18 +81,7 @@ def _subprocess(args: list[str], **kw) -> subprocess.Popen:
 
 
 def test_training_lowers_the_loss_and_writes_its_reports(data: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig(
-        data=data,
-        model=MODEL,
-        model_args=TINY_ARGS[MODEL],
-        out=tmp_path / "run",
-        epochs=3,
-        batch_size=4,
-        lr=1e-3,
-        loss="charbonnier=1,wssim=1.1",
-        val_max=2,
-        device="cpu",
-    )
+    cfg = _short_run(data, tmp_path / "run", epochs=3, loss="charbonnier=1,wssim=1.1", val_max=2)
     result = train(cfg)
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 3 and losses[-1] < 0.8 * losses[0]

@@ -184,9 +184,8 @@ class S3Net(nn.Module):
             x = torch.cat([x, physical], dim=1)
         layer1, layer2, layer3 = self.encoder(x)
         if self.light_film is not None:
-            scale, shift = self.light_film(shading.light_code(x[:, :IN_CHANNELS]).to(x.dtype))[:, :, None, None].chunk(
-                2, 1
-            )
+            film = self.light_film(shading.light_code(x[:, :IN_CHANNELS]).to(x.dtype))[:, :, None, None]
+            scale, shift = film.chunk(2, dim=1)
             layer3 = layer3 * (1.0 + scale) + shift
         x = F.pixel_shuffle(self.mid_conv(layer3), 2)
         x = self.attention1(x)

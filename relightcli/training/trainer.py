@@ -289,8 +289,10 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             "note: BatchNorm statistics are per process on CPU (SyncBatchNorm needs CUDA); "
             "--freeze-bn makes N processes match one process exactly"
         )
-    # the averaged weights (BasicSR's ``ema_decay``): validated and saved in place of the raw ones
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    # the averaged weights (BasicSR's ``ema_decay``): validated and saved in place of the raw ones, by the main
+    # process only (the others never save)
+    averaged = cfg.ema and dist_info.is_main
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if averaged else None
     if ema is not None and state is not None:
         ema.load_state_dict(state["ema"])
     shipped = ema.module if ema is not None else model
