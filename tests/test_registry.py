@@ -14,6 +14,7 @@ def test_registry_lists_s3net_variants() -> None:
     assert list_models("s3net_*") == [
         "s3net_lite",
         "s3net_lite_lightcode",
+        "s3net_lite_lightcolour",
         "s3net_lite_ratio",
         "s3net_lite_shading",
         "s3net_res2net50d",

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RelightError
-from . import shading
+from . import colour, shading
 from ._registry import IN_CHANNELS, register_model
 
 HEADS = ("image", "ratio")
@@ -126,6 +126,9 @@ class S3Net(nn.Module):
         light_code: Condition the deepest features on `shading.light_code` (both light estimates and their
             cosine): a small MLP gives a per-channel scale and shift (FiLM: Perez et al., AAAI 2018) applied
             before the decoder and the global head. Its last layer starts at zero, i.e. at the unconditioned model.
+        colour_code: Add to the ratio head's image-wide gain and offset a small MLP of `colour.colour_code` (the
+            shades-of-grey statistics of source and guide): a direct path from the guide's light colour to the
+            source's colour change. Its last layer starts at zero.
     """
 
     size_multiple = 32
@@ -138,10 +141,13 @@ class S3Net(nn.Module):
         head: str = "image",
         physical: bool = False,
         light_code: bool = False,
+        colour_code: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
             raise RelightError(f"unknown S3Net head {head!r}; choose one of {', '.join(HEADS)}")
+        if colour_code and head != "ratio":
+            raise RelightError("colour_code needs the ratio head (it adds to its image-wide gain and offset)")
         self.head = head
         self.physical = physical
         in_chans = IN_CHANNELS + (shading.CHANNELS if physical else 0)
@@ -173,18 +179,23 @@ class S3Net(nn.Module):
             for conv in (self.tail[1], self.global_head[3]):
                 nn.init.zeros_(conv.weight)
                 nn.init.zeros_(conv.bias)
+        self.colour_mlp: nn.Sequential | None = None
+        if colour_code:
+            self.colour_mlp = nn.Sequential(nn.Linear(colour.CODE, 64), nn.ReLU(inplace=True), nn.Linear(64, 6))
+            nn.init.zeros_(self.colour_mlp[2].weight)
+            nn.init.zeros_(self.colour_mlp[2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.engine pads)")
-        src = x[:, :3]
+        src, inputs = x[:, :3], x[:, :IN_CHANNELS]  # the 8 input channels, before any physical ones
         if self.physical:
             physical = shading.shading_inputs(x).to(x.dtype)
             x = torch.cat([x, physical], dim=1)
         layer1, layer2, layer3 = self.encoder(x)
         if self.light_film is not None:
-            film = self.light_film(shading.light_code(x[:, :IN_CHANNELS]).to(x.dtype))[:, :, None, None]
+            film = self.light_film(shading.light_code(inputs).to(x.dtype))[:, :, None, None]
             scale, shift = film.chunk(2, dim=1)
             layer3 = layer3 * (1.0 + scale) + shift
         x = F.pixel_shuffle(self.mid_conv(layer3), 2)
@@ -198,6 +209,8 @@ class S3Net(nn.Module):
         out = self.tail(x)
         if self.head == "ratio":
             out = out + self.global_head(layer3)
+            if self.colour_mlp is not None:
+                out = out + self.colour_mlp(colour.colour_code(inputs).to(out.dtype))[:, :, None, None]
             gain, offset = out[:, :3], out[:, 3:]
             out = src * torch.exp(2.0 * torch.tanh(gain)) + 0.5 * torch.tanh(offset)
         return out
@@ -290,7 +303,19 @@ def s3net_lite_lightcode(
     return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True)
 
 
-WIDENS = {"s3net_lite_shading": "s3net_lite_ratio", "s3net_lite_lightcode": "s3net_lite_ratio"}
+@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_fp32=("global_head",))
+def s3net_lite_lightcolour(
+    encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
+) -> S3Net:
+    """s3net_lite_lightcode whose image-wide colour change also reads the shades-of-grey statistics of both."""
+    return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True, colour_code=True)
+
+
+WIDENS = {
+    "s3net_lite_shading": "s3net_lite_ratio",
+    "s3net_lite_lightcode": "s3net_lite_ratio",
+    "s3net_lite_lightcolour": "s3net_lite_lightcode",
+}
 """Models whose weights can start from another's (`widen_input`): the same network with more inputs."""
 
 

@@ -79,7 +79,7 @@ def estimate_light(
     return c / (c.norm(dim=1, keepdim=True) + 1e-3)
 
 
-def _fp32(x: torch.Tensor) -> contextlib.AbstractContextManager:
+def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
     """Autocast off on ``x``'s device (the meta device, used to count FLOPs, has no autocast to leave)."""
     return torch.autocast(x.device.type, enabled=False) if x.device.type != "meta" else contextlib.nullcontext()
 
@@ -103,7 +103,7 @@ def shading_inputs(x: torch.Tensor) -> torch.Tensor:
 
     Computed in fp32 whatever the autocast state: the fit's sums over all pixels would lose too much in fp16/bf16.
     """
-    with _fp32(x):
+    with full_precision(x):
         n_src, n_guide, geometry, l_src, l_guide = _lights(x.float())
         shade_guide = torch.einsum("bchw,bc->bhw", n_src, l_guide).clamp(min=0)[:, None] * geometry
         shade_src = torch.einsum("bchw,bc->bhw", n_src, l_src).clamp(min=0)[:, None] * geometry
@@ -117,6 +117,6 @@ def light_code(x: torch.Tensor) -> torch.Tensor:
     source's own direction (on path-traced training scenes of different scenes, the cosine tells same-direction
     pairs from the others with an ROC AUC of 0.79).
     """
-    with _fp32(x):
+    with full_precision(x):
         _, _, _, l_src, l_guide = _lights(x.float())
         return torch.cat([l_src, l_guide, (l_src * l_guide).sum(dim=1, keepdim=True)], dim=1)
