@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -36,10 +34,9 @@ def test_a_light_colour_change_shifts_the_statistics_and_the_resolution_does_not
     bigger = F.interpolate(rgb, scale_factor=4, mode="nearest")
     torch.testing.assert_close(colour.colour_statistics(bigger), base, atol=1e-5, rtol=0)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        torch.testing.assert_close(colour.colour_statistics(rgb), base)
+        torch.testing.assert_close(colour.colour_statistics(rgb), base)  # autocast does not reach the sums
     x = torch.cat([rgb, rgb * gain.view(1, 3, 1, 1), torch.rand(1, 2, 32, 32)], dim=1)
     assert torch.equal(colour.colour_code(x), torch.cat([base, lit], dim=1))
-    assert math.isclose(colour.CODE, 2 * colour.PER_IMAGE)
 
 
 def test_the_colour_model_starts_as_the_light_code_model_and_reads_the_statistics() -> None:
