@@ -100,6 +100,13 @@ OverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Pixels shared b
 MaxSideOpt = Annotated[
     int | None, typer.Option("--max-side", help="Relight at this working size, carry it to full resolution.")
 ]
+FlipOpt = Annotated[
+    bool,
+    typer.Option(
+        "--flip-ensemble",
+        help="Average with the relit mirror image, mirrored back (self-ensemble; twice the time).",
+    ),
+]
 CompileOpt = Annotated[
     bool,
     typer.Option(
@@ -119,6 +126,7 @@ def _load(
     max_side: int | None = None,
     compile_model: bool = False,
     many: bool = False,
+    flip_ensemble: bool = False,
 ) -> Any:
     from .checkpoint import load_model
     from .engine import Relighter
@@ -144,6 +152,7 @@ def _load(
             compile=compile_model,
             on_message=lambda m: err_console.print(f"[yellow]{escape(m)}[/]"),
             many=many,
+            flip_ensemble=flip_ensemble,
         )
 
 
@@ -205,6 +214,7 @@ def apply(
     tile_overlap: OverlapOpt = 32,
     max_side: MaxSideOpt = None,
     compile_model: CompileOpt = False,
+    flip_ensemble: FlipOpt = False,
     pairs: Annotated[
         Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
     ] = None,
@@ -234,6 +244,7 @@ def apply(
         tile_overlap=tile_overlap,
         max_side=max_side,
         compile_model=compile_model,
+        flip_ensemble=flip_ensemble,
     )
     depth_opts = dict(depth_model=depth_model, save_depth=save_depth)
     if pairs is not None or src_dir is not None:
@@ -795,6 +806,7 @@ def eval_cmd(
     ] = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.auto,
+    flip_ensemble: FlipOpt = False,
 ) -> None:
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -805,7 +817,7 @@ def eval_cmd(
     only_change = only.value if only is not None else None
     # bad data folders fail here, before anything else is printed
     eval_dataset(data, seed=seed, limit=limit, only=only_change)
-    relighter = _load(weights, model, device, precision)
+    relighter = _load(weights, model, device, precision, flip_ensemble=flip_ensemble)
     try:
         lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
     except RelightError as exc:

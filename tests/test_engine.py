@@ -86,6 +86,17 @@ def test_padding_and_cropping_does_not_disturb_an_aligned_input() -> None:
     assert (optimized - direct).abs().max() < 1e-5
 
 
+def test_flip_ensemble_averages_the_mirrored_pass_and_is_mirror_equivariant() -> None:
+    model = tiny_model()
+    x = torch.rand(1, 8, 64, 64)
+    plain = Relighter(model, device="cpu", precision="fp32", optimize=False)
+    ensemble = Relighter(model, device="cpu", precision="fp32", optimize=False, flip_ensemble=True)
+    mirrored = plain.run(x.flip(-1)).flip(-1)
+    assert (plain.run(x) - mirrored).abs().max() > 1e-3  # a random network is not mirror-symmetric
+    assert torch.allclose(ensemble.run(x), (plain.run(x) + mirrored) / 2, atol=1e-6)
+    assert torch.allclose(ensemble.run(x.flip(-1)), ensemble.run(x).flip(-1), atol=1e-6)
+
+
 def test_bf16_on_cpu_is_close_to_fp32() -> None:
     model = tiny_model()
     x = torch.rand(1, 8, 64, 64)

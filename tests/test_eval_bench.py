@@ -159,6 +159,12 @@ def test_eval_breaks_the_pairs_down_by_what_changed_in_the_light(
     model_psnr = {r[0]: float(r[3]) for r in rows if r[2] == "model"}
     identity_psnr = {r[0]: float(r[3]) for r in rows if r[2] == "identity"}
     assert summary["model_wins"] == sum(model_psnr[p] > identity_psnr[p] for p in model_psnr)
+    # --flip-ensemble changes the model's figures and nothing else
+    result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "f"), "--flip-ensemble"])
+    assert result.exit_code == 0, result.output
+    flip_rows = [line.split(",") for line in (tmp_path / "f" / "metrics.csv").read_text().strip().splitlines()[1:]]
+    assert {r[0]: float(r[3]) for r in flip_rows if r[2] == "identity"} == identity_psnr
+    assert {r[0]: float(r[3]) for r in flip_rows if r[2] == "model"} != model_psnr
     # VIDIT's own pair folders carry no record of the settings: no breakdown, and the report says why
     (root / "val" / "pairs.csv").unlink()
     result = runner.invoke(app, ["eval", "--data", str(root), *ckpt, "--out", str(tmp_path / "s")])
