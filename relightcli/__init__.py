@@ -1,9 +1,9 @@
 """relightcli: depth-guided any-to-any image relighting (S3Net and friends) from the command line and Python.
 
-The Python API mirrors the CLI: `create_model` / `list_models` (registry), `load_model` / `save_checkpoint`
-(checkpoints), `Relighter` (inference engine), `relight_files` (what ``relight apply`` does) and `estimate_depth`
-(monocular depth for photos without a depth map). Names are imported on first use (PEP 562 module
-``__getattr__``), so ``import relightcli`` and ``relight --help`` do not pay for torch.
+The Python API mirrors the CLI: `create_model` / `list_models` (registry), `load_model` / `save_checkpoint` /
+`average_checkpoints` (checkpoints), `Relighter` (inference engine), `relight_files` (what ``relight apply``
+does) and `estimate_depth` (monocular depth for photos without a depth map). Names are imported on first use
+(PEP 562 module ``__getattr__``), so ``import relightcli`` and ``relight --help`` do not pay for torch.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _EXPORTS = {
     "model_info": "models",
     "register_model": "models",
     "load_model": "checkpoint",
+    "average_checkpoints": "checkpoint",
     "save_checkpoint": "checkpoint",
     "Relighter": "engine",
     "relight_files": "apply",
@@ -35,6 +36,7 @@ __all__ = [
     "RelightError",
     "Relighter",
     "__version__",
+    "average_checkpoints",
     "create_model",
     "estimate_depth",
     "list_models",
@@ -47,7 +49,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .apply import relight_files
-    from .checkpoint import load_model, save_checkpoint
+    from .checkpoint import average_checkpoints, load_model, save_checkpoint
     from .depth import DepthEstimator, estimate_depth
     from .engine import Relighter
     from .models import ModelInfo, create_model, list_models, model_info, register_model

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,34 @@ def load_model(
     load_state_dict_strict(net, state, str(weights))
     net.relight_weights = str(weights)
     return net.eval().to(device)
+
+
+def average_checkpoints(weights: Sequence[str | os.PathLike[str]]) -> nn.Module:
+    """The uniform average of several checkpoints of one model, as a model in eval mode.
+
+    The mean of stochastic weight averaging (Izmailov et al., UAI 2018), taken over checkpoints of one run:
+    floating tensors (BatchNorm's running statistics too) are averaged in float64 and stored in their own
+    dtype; integer buffers (BatchNorm's batch counts) come from the last checkpoint. Every checkpoint must hold
+    the same registry model with the same constructor options.
+    """
+    if len(weights) < 2:
+        raise RelightError("averaging needs at least two checkpoints")
+    models = [load_model(w) for w in weights]
+    first = models[0]
+    for w, m in zip(weights[1:], models[1:], strict=True):
+        if (m.relight_info.name, m.relight_args) != (first.relight_info.name, first.relight_args):
+            raise RelightError(
+                f"{w}: holds {m.relight_info.name} {json.dumps(m.relight_args, sort_keys=True)}, not "
+                f"{first.relight_info.name} {json.dumps(first.relight_args, sort_keys=True)} as {weights[0]} does; "
+                "average checkpoints of one model"
+            )
+    states = [m.state_dict() for m in models]
+    mean = {}
+    for k, v in states[0].items():
+        if v.is_floating_point():
+            mean[k] = (sum(s[k].double() for s in states) / len(states)).to(v.dtype)
+        else:
+            mean[k] = states[-1][k]
+    first.load_state_dict(mean)
+    first.relight_weights = None
+    return first

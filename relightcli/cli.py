@@ -1020,6 +1020,23 @@ def export(
     console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype})")
 
 
+@app.command()
+@user_errors
+def average(
+    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints of one model (files or hf://), two or more.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .safetensors file.")],
+) -> None:
+    """Average checkpoints of one run into one (SWA's uniform mean: steadier than any single checkpoint)."""
+    import json
+
+    from .checkpoint import average_checkpoints, save_checkpoint
+
+    model = average_checkpoints(checkpoints)
+    names = json.dumps([Path(c).name for c in checkpoints])
+    path = save_checkpoint(model, output, metadata={"averaged_from": names})
+    console.print(f"wrote {escape(str(path))}: the mean of {len(checkpoints)} {model.relight_info.name} checkpoints")
+
+
 @app.command("models")
 @user_errors
 def models_cmd(

@@ -158,3 +158,36 @@ def test_equal_weights_and_metadata_give_byte_identical_files(tmp_path: Path) ->
     )
     with safe_open(str(paths[0]), "pt") as f:
         assert f.metadata()["key11"] == "11"
+
+
+def test_average_is_the_mean_of_one_models_checkpoints(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from relightcli.cli import app
+
+    models = [tiny_model(seed=s) for s in (1, 2, 3)]
+    for i, m in enumerate(models):  # BatchNorm statistics that differ between the checkpoints, as after training
+        g = torch.Generator().manual_seed(i)
+        for buf in m.buffers():
+            _ = buf.uniform_(0.5, 1.5, generator=g) if buf.is_floating_point() else buf.fill_(10 + i)
+    paths = [relightcli.save_checkpoint(m, tmp_path / f"m{i}.safetensors") for i, m in enumerate(models)]
+    out = tmp_path / "avg.safetensors"
+    result = CliRunner().invoke(app, ["average", *map(str, paths), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    averaged = relightcli.load_model(out).state_dict()
+    states = [m.state_dict() for m in models]
+    for k, v in averaged.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, sum(s[k] for s in states) / 3, atol=1e-6), k
+        else:
+            assert torch.equal(v, states[-1][k]), k
+    assert not torch.allclose(_out(relightcli.load_model(out)), _out(models[0]))
+    # another architecture, or a single file: one line, nothing written
+    other = relightcli.save_checkpoint(tiny_model("mprnet"), tmp_path / "other.safetensors")
+    messages = []
+    for args in ([str(paths[0]), str(other)], [str(paths[0])]):
+        bad = CliRunner().invoke(app, ["average", *args, "-o", str(tmp_path / "bad.safetensors")])
+        assert bad.exit_code == 1 and len(bad.stderr.strip().splitlines()) == 1, bad.output
+        assert not (tmp_path / "bad.safetensors").exists()
+        messages.append(bad.stderr)
+    assert "average checkpoints of one model" in messages[0] and "at least two" in messages[1]
