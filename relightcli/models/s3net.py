@@ -303,7 +303,7 @@ def s3net_lite_lightcode(
     return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True)
 
 
-@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_fp32=("global_head",))
+@register_model(size_multiple=32, output_range=RATIO_RANGE, paper=_PAPER, int8_safe=True, int8_fp32=("global_head",))
 def s3net_lite_lightcolour(
     encoder: str = "res2net50d", pretrained_backbone: bool | str = False, encoder_args: dict[str, Any] | None = None
 ) -> S3Net:
