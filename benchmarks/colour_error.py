@@ -47,7 +47,12 @@ def main() -> None:
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--weights", required=True, help="relighting checkpoint (.safetensors)")
     parser.add_argument("--only", choices=LIGHT_CHANGES, help="keep the pairs whose light changes this way")
-    parser.add_argument("--flip-ensemble", action="store_true", help="as relight eval --flip-ensemble")
+    parser.add_argument(
+        "--flip-ensemble",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="as relight eval --flip-ensemble/--no-flip-ensemble (default: as the checkpoint records)",
+    )
     args = parser.parse_args()
     relighter = Relighter(load_model(args.weights), device="cpu", flip_ensemble=args.flip_ensemble)
     print("| pairs | n | model | model, best gain | identity | identity, best gain | shades of grey |")

@@ -12,7 +12,7 @@ for training), then evaluated with `relight eval`'s engine against the identity 
   against the identity (a model must not be tied to its training size).
 
 Usage: python benchmarks/generalisation.py [--weights W] [--root heldout/] [--sets pt,np,same,pt512,np512]
-    [--flip-ensemble] [--precision fp32]
+    [--flip-ensemble | --no-flip-ensemble] [--precision fp32]
 Prints a markdown table (every set, with the breakdown by what changed) and PASS/FAIL per bar; exits 0 when
 every bar that was measured passes. The Cycles sets need Blender's Python (``$RELIGHT_BLENDER_PYTHON``).
 """
@@ -109,7 +109,12 @@ def main() -> int:
     ap.add_argument("--root", type=Path, default=Path("heldout"), help="Where the held-out sets are kept.")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--json", type=Path, default=None, help="Also write every summary here.")
-    ap.add_argument("--flip-ensemble", action="store_true", help="As relight eval --flip-ensemble.")
+    ap.add_argument(
+        "--flip-ensemble",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="As relight eval --flip-ensemble/--no-flip-ensemble (default: as the checkpoint records).",
+    )
     ap.add_argument("--precision", default="auto", help="As relight eval --precision (default: the CPU's default).")
     args = ap.parse_args()
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
@@ -118,7 +123,7 @@ def main() -> int:
         ap.error(f"unknown sets {unknown}; choose from {', '.join(SETS)}")
     weights = args.weights or str(default_weights())
     relighter = Relighter(load_model(weights), device="cpu", precision=args.precision, flip_ensemble=args.flip_ensemble)
-    flip = ", flip ensemble" if args.flip_ensemble else ""
+    flip = ", flip ensemble" if relighter.flip_ensemble else ""
     print(f"weights: {weights} (precision {relighter.precision}{flip})\n")
     print("| set | change | pairs | model PSNR / SSIM | identity | colour transfer | model > identity |")
     print("|---|---|---|---|---|---|---|")

@@ -30,6 +30,10 @@ _KEY_FORMAT = "format"
 _KEY_VERSION = "format_version"
 MODEL_KEY = "model"  # metadata entry naming the registry model
 MODEL_ARGS_KEY = "model_args"  # metadata entry: the constructor options, JSON
+INFERENCE_KEY = "inference"  # metadata entry: how the weights are meant to run (JSON), e.g. {"flip_ensemble": true}
+INFERENCE_OPTIONS = ("flip_ensemble",)
+"""The inference defaults a checkpoint may record (`relight export --flip-ensemble`); `Relighter` follows them
+unless told otherwise."""
 
 
 def save_checkpoint(
@@ -196,6 +200,22 @@ def stored_model_args(meta: dict[str, str], source: str) -> dict[str, Any]:
         raise RelightError(f"{source}: corrupt model_args metadata ({exc})") from exc
 
 
+def stored_inference(meta: dict[str, str], source: str) -> dict[str, bool]:
+    """The inference defaults a checkpoint's metadata records (``{}`` when it records none)."""
+    try:
+        options = json.loads(meta.get(INFERENCE_KEY, "{}"))
+    except json.JSONDecodeError as exc:
+        raise RelightError(f"{source}: corrupt inference metadata ({exc}); re-export the checkpoint") from exc
+    if not isinstance(options, dict) or any(
+        k not in INFERENCE_OPTIONS or not isinstance(v, bool) for k, v in options.items()
+    ):
+        raise RelightError(
+            f"{source}: inference metadata {meta[INFERENCE_KEY]!r} is not understood (known: "
+            f"{', '.join(INFERENCE_OPTIONS)}, true or false); upgrade relightcli or re-export the checkpoint"
+        )
+    return options
+
+
 def load_model(
     weights: str | os.PathLike[str],
     *,
@@ -233,6 +253,7 @@ def load_model(
     net = create_model(name, **args)
     load_state_dict_strict(net, state, str(weights))
     net.relight_weights = str(weights)
+    net.relight_inference = stored_inference(meta, str(weights))
     return net.eval().to(device)
 
 

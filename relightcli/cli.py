@@ -101,10 +101,12 @@ MaxSideOpt = Annotated[
     int | None, typer.Option("--max-side", help="Relight at this working size, carry it to full resolution.")
 ]
 FlipOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--flip-ensemble",
-        help="Average with the relit mirror image, mirrored back (self-ensemble; twice the time).",
+        "--flip-ensemble/--no-flip-ensemble",
+        help="Average with the relit mirror image, mirrored back (self-ensemble; twice the time). "
+        "Default: as the checkpoint records (the shipped weights: on).",
+        show_default=False,
     ),
 ]
 CompileOpt = Annotated[
@@ -126,7 +128,7 @@ def _load(
     max_side: int | None = None,
     compile_model: bool = False,
     many: bool = False,
-    flip_ensemble: bool = False,
+    flip_ensemble: bool | None = None,
 ) -> Any:
     from .checkpoint import load_model
     from .engine import Relighter
@@ -214,7 +216,7 @@ def apply(
     tile_overlap: OverlapOpt = 32,
     max_side: MaxSideOpt = None,
     compile_model: CompileOpt = False,
-    flip_ensemble: FlipOpt = False,
+    flip_ensemble: FlipOpt = None,
     pairs: Annotated[
         Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
     ] = None,
@@ -273,8 +275,9 @@ def apply(
             save_depth=save_depth,
         )
     estimated = " (depth estimated)" if estimator is not None else ""
+    flip = ", flip ensemble" if relighter.flip_ensemble else ""
     console.print(
-        f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}, "
+        f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}{flip}, "
         f"{time.perf_counter() - start:.2f} s){estimated}"
     )
 
@@ -806,7 +809,7 @@ def eval_cmd(
     ] = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.auto,
-    flip_ensemble: FlipOpt = False,
+    flip_ensemble: FlipOpt = None,
 ) -> None:
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -845,7 +848,8 @@ def eval_cmd(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     summary = result.summary
-    table = Table(title=f"{summary['model']} on {summary['pairs']} pairs", box=box.SIMPLE_HEAD)
+    flip = ", flip ensemble" if summary["flip_ensemble"] else ""
+    table = Table(title=f"{summary['model']}{flip} on {summary['pairs']} pairs", box=box.SIMPLE_HEAD)
     table.add_column("method")
     for m in summary["metrics"]:
         table.add_column(m.upper() if m != "ssim" else "SSIM", justify="right")
@@ -1005,19 +1009,33 @@ def export(
     src: Annotated[str, typer.Argument(help="A relightcli checkpoint (file or hf://).")],
     out: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
     dtype: Annotated[str, typer.Option("--dtype", help="Storage precision: fp16, bf16 or fp32.")] = "fp16",
+    flip_ensemble: Annotated[
+        bool | None,
+        typer.Option(
+            "--flip-ensemble/--no-flip-ensemble",
+            help="Record that apply/eval run these weights with (or without) the flip ensemble by default "
+            "(default: keep what the source records).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata."""
+    import json
+
     import torch
 
-    from .checkpoint import load_model, read_checkpoint, resolve_weights, save_checkpoint
+    from .checkpoint import INFERENCE_KEY, load_model, read_checkpoint, resolve_weights, save_checkpoint
 
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
     if dtype not in dtypes:
         raise RelightError(f"--dtype {dtype!r}: expected fp16, bf16 or fp32")
     model = load_model(src)
-    meta = read_checkpoint(resolve_weights(src))[1]
-    path = save_checkpoint(model, out, dtype=dtypes[dtype], metadata={**meta, "storage_dtype": dtype})
-    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype})")
+    meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
+    if flip_ensemble is not None:
+        meta[INFERENCE_KEY] = json.dumps({**model.relight_inference, "flip_ensemble": flip_ensemble})
+    path = save_checkpoint(model, out, dtype=dtypes[dtype], metadata=meta)
+    flip = ", flip ensemble by default" if flip_ensemble else ""
+    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype}{flip})")
 
 
 @app.command()

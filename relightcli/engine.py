@@ -246,6 +246,8 @@ class Relighter:
     ``flip_ensemble`` averages the result with that of the mirrored input, mirrored back (the geometric
     self-ensemble of EDSR, Lim et al., CVPRW 2017, restricted to the left-right flip: a vertical flip or a
     rotation would move the light where no training pair put it). Two passes: twice the time, the same memory.
+    ``None`` (default) follows the checkpoint (`load_model` reads what `relight export --flip-ensemble`
+    recorded), else off.
 
     On a CPU, ``retain_memory`` (default) makes the process keep freed memory for reuse
     (`relightcli.cpualloc.retain_freed_memory`, process-wide): 1024x1024 passes run 1.2x (S3Net) to 2.2x
@@ -267,10 +269,12 @@ class Relighter:
     retain_memory: bool = True
     on_message: Callable[[str], None] | None = None
     many: bool = False
-    flip_ensemble: bool = False
+    flip_ensemble: bool | None = None
 
     def __post_init__(self) -> None:
         self.info: ModelInfo = self.model.relight_info
+        if self.flip_ensemble is None:
+            self.flip_ensemble = getattr(self.model, "relight_inference", {}).get("flip_ensemble", False)
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
         self.precision = resolve_precision(self.precision, self.device, self.info, many=self.many)
         model = self.model.eval()

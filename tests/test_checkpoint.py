@@ -191,3 +191,31 @@ def test_average_is_the_mean_of_one_models_checkpoints(tmp_path: Path) -> None:
         assert not (tmp_path / "bad.safetensors").exists()
         messages.append(bad.stderr)
     assert "average checkpoints of one model" in messages[0] and "at least two" in messages[1]
+
+
+def test_a_checkpoint_records_whether_it_runs_with_the_flip_ensemble(tmp_path: Path, tiny_ckpt: Path) -> None:
+    from typer.testing import CliRunner
+
+    from relightcli.checkpoint import INFERENCE_KEY, read_checkpoint
+    from relightcli.cli import app
+    from relightcli.engine import Relighter
+
+    def export(src: Path, name: str, *flag: str) -> Path:
+        result = CliRunner().invoke(app, ["export", str(src), str(tmp_path / name), "--dtype", "fp32", *flag])
+        assert result.exit_code == 0, result.output
+        return tmp_path / name
+
+    assert Relighter(relightcli.load_model(tiny_ckpt), device="cpu").flip_ensemble is False
+    on = export(tiny_ckpt, "on.safetensors", "--flip-ensemble")
+    assert relightcli.load_model(on).relight_inference == {"flip_ensemble": True}
+    assert Relighter(relightcli.load_model(on), device="cpu").flip_ensemble is True
+    assert Relighter(relightcli.load_model(on), device="cpu", flip_ensemble=False).flip_ensemble is False
+    kept = export(on, "kept.safetensors")  # no flag: what the source records is kept
+    assert Relighter(relightcli.load_model(kept), device="cpu").flip_ensemble is True
+    off = export(on, "off.safetensors", "--no-flip-ensemble")
+    assert Relighter(relightcli.load_model(off), device="cpu").flip_ensemble is False
+    tensors, meta = read_checkpoint(on)
+    for bad in ("{not json", '{"flip_ensemble": "yes"}', '{"tta": true}'):
+        save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={**meta, INFERENCE_KEY: bad})
+        with pytest.raises(RelightError, match="inference metadata"):
+            relightcli.load_model(tmp_path / "bad.safetensors")

@@ -146,6 +146,7 @@ def evaluate(
         "pairs": len(rows),
         "device": str(relighter.device),
         "precision": relighter.precision,
+        "flip_ensemble": relighter.flip_ensemble,
         "metrics": metrics,
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,
