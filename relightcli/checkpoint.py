@@ -284,5 +284,5 @@ def average_checkpoints(weights: Sequence[str | os.PathLike[str]]) -> nn.Module:
         else:
             mean[k] = states[-1][k]
     first.load_state_dict(mean)
-    first.relight_weights = None
+    del first.relight_weights  # no single file holds these weights
     return first

