@@ -131,7 +131,9 @@ def test_apply_estimates_what_is_missing(tiny_depth_model, tmp_path) -> None:
     )
     assert r2.exit_code == 0, r2.output
     assert sorted(p.name for p in saved.iterdir()) == ["guide_depth.png", "src_depth.png"]
-    # the saved depth given back as a file relights to the same bits (estimated once, at the estimator's size)
+    # the saved depth given back as a file relights to the same image (estimated once, at the estimator's size). Not
+    # to the same bits: the 16-bit PNG rounds the depth, and the light code's geometry mask (a threshold on depth
+    # steps) can flip at a few edge pixels (on an AVX2 EPYC in fp32: 0.6% of pixels off by up to 4/255, 58 dB)
     r3 = runner.invoke(
         app,
         [
@@ -146,7 +148,9 @@ def test_apply_estimates_what_is_missing(tiny_depth_model, tmp_path) -> None:
         ],
     )
     assert r3.exit_code == 0, r3.output
-    np.testing.assert_allclose(read_image(tmp_path / "o2.png").rgb, read_image(tmp_path / "o3.png").rgb, atol=2 / 255)
+    o2, o3 = read_image(tmp_path / "o2.png").rgb, read_image(tmp_path / "o3.png").rgb
+    assert 10 * np.log10(1 / np.mean((o2 - o3) ** 2 + 1e-12)) > 45  # another depth would be far below 45 dB
+    assert np.mean(np.abs(o2 - o3) > 2 / 255) < 0.02
 
 
 def test_a_folder_of_photos_without_depth(tiny_depth_model, tmp_path) -> None:
