@@ -21,8 +21,8 @@ import torch
 
 from relightcli import load_model
 from relightcli.data.vidit import LIGHT_CHANGES
-from relightcli.engine import Relighter
 from relightcli.evaluation import eval_dataset
+from relightcli.inference.engine import Relighter
 from relightcli.metrics import psnr
 
 

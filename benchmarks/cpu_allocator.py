@@ -1,9 +1,9 @@
-"""Freed memory kept for reuse (`relightcli.cpualloc`) against glibc's defaults, on the engine's CPU paths.
+"""Freed memory kept for reuse (`relightcli.inference.cpualloc`) against glibc's defaults, on the engine's CPU paths.
 
 Usage: python benchmarks/cpu_allocator.py [--model s3net] [--size 1024] [--rounds 3] [--passes 3]
 
 The setting is process-wide and one-way, so each measurement is a fresh interpreter: per round, per path
-(the default CPU path of `relightcli.engine.Relighter`, and plain fp32 eager), one child with glibc's defaults
+(the default CPU path of `relightcli.inference.engine.Relighter`, and plain fp32 eager), one child with glibc's defaults
 and one with freed memory retained, alternating so that drift on a shared machine hits both alike. A child
 builds the model (random weights: speed does not depend on them), runs one warm-up pass and ``--passes`` timed
 passes of ``Relighter.run`` on a random input, and reports the median time, the minor page faults per timed
@@ -31,8 +31,8 @@ def child(model_name: str, size: int, passes: int, path: str, retain: bool) -> N
     import torch
 
     import relightcli as rc
-    from relightcli.bench import peak_rss_mb
-    from relightcli.engine import Relighter
+    from relightcli.inference.bench import peak_rss_mb
+    from relightcli.inference.engine import Relighter
     from relightcli.models import IN_CHANNELS
 
     torch.manual_seed(0)

@@ -8,22 +8,22 @@ On a CPU with native bf16 the settings below are measured against the bf16 peak.
 ``--as-avx2``, which re-runs the script with oneDNN and MKL capped at AVX2, the kernels of an AVX2-only CPU such as
 AMD Zen 3) the fp32 paths are: fp32 eager; folded + channels_last; fused, unpacked; fused and prepacked (what
 `relight apply` runs there for one image); compiled; and int8 calibrated on the bundled inputs
-(`relightcli.quantize`, what `relight apply` runs there for folders, or with --precision int8); against the fp32
-matmul peak, and the int8 path's accuracy on the trained weights.
+(`relightcli.inference.quantize`, what `relight apply` runs there for folders, or with --precision int8);
+against the fp32 matmul peak, and the int8 path's accuracy on the trained weights.
 
 Speed (random weights; speed does not depend on them): in each round, in this order, the bf16 matmul peak
-(`relightcli.bench.device_peak_gflops`, median of 5) and one timed run of each setting after a warm-up:
+(`relightcli.inference.bench.device_peak_gflops`, median of 5) and one timed run of each setting after a warm-up:
 - fp32 eager: the model as built, NCHW, float32;
 - bf16 autocast: BatchNorm folded, channels_last, under bf16 autocast;
 - bf16 cast: BatchNorm folded, channels_last, weights and input cast to bf16 once;
 - bf16 cast + fused, unpacked: the same with convolution + activation/residual chains fused into single oneDNN
-  calls (`relightcli.fusion`), weights in PyTorch's layout (oneDNN reorders them at every call);
+  calls (`relightcli.inference.fusion`), weights in PyTorch's layout (oneDNN reorders them at every call);
 - bf16 cast + fused: the same with every convolution's weight prepacked into oneDNN's layout once: what
   `relight apply` runs on a CPU with native bf16;
 - bf16 cast + compiled: BatchNorm folded, channels_last, bf16 cast, then ``torch.compile`` with Inductor's
-  freezing (`relightcli.engine.CompiledModel`, which fuses on its own): `relight bench/apply --compile`. Its
+  freezing (`relightcli.inference.engine.CompiledModel`, which fuses on its own): `relight bench/apply --compile`. Its
   warm-up includes the compilation, timed and printed apart (``--no-compile`` leaves this setting out).
-All settings run with freed memory kept for reuse, as `relight apply` runs (`relightcli.cpualloc`); with
+All settings run with freed memory kept for reuse, as `relight apply` runs (`relightcli.inference.cpualloc`); with
 ``--default-allocator`` all run on glibc's defaults instead (`benchmarks/cpu_allocator.py` compares the two in
 one run).
 Rounds interleave the settings so that drift on a shared machine hits all alike; the medians over rounds are
@@ -44,16 +44,16 @@ import numpy as np
 import torch
 
 import relightcli as rc
-from relightcli.bench import device_peak_gflops
-from relightcli.cpualloc import retain_freed_memory
+from relightcli.assets import default_weights
 from relightcli.data import SETTINGS
-from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
 from relightcli.hardware import cpu_capabilities
+from relightcli.inference.bench import device_peak_gflops
+from relightcli.inference.cpualloc import retain_freed_memory
+from relightcli.inference.engine import CompiledModel, Relighter, optimize_for_inference
+from relightcli.inference.quantize import int8_available, quantize_int8
 from relightcli.models import IN_CHANNELS
 from relightcli.models.summary import count_flops
-from relightcli.quantize import int8_available, quantize_int8
 from relightcli.synth.writer import render_nth_scene
-from relightcli.weights import default_weights
 
 
 def _fp32_settings(model: torch.nn.Module, x: torch.Tensor, compiled: bool) -> dict[str, Callable[[], None]]:

@@ -58,12 +58,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from relightcli import load_model
-    from relightcli.bundled import preset
+    from relightcli.assets import default_weights, preset
     from relightcli.depth import DepthEstimator
-    from relightcli.engine import Relighter
     from relightcli.hardware import cpu_capabilities
+    from relightcli.inference.engine import Relighter
     from relightcli.io import read_depth, read_image
-    from relightcli.weights import default_weights
 
     folder = Path(tempfile.mkdtemp(prefix="da-v2-small-"))
     params = save_depth_anything_v2_small(folder)

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relightcli import load_model
-from relightcli.engine import Relighter
+from relightcli.assets import default_weights
 from relightcli.evaluation import evaluate
+from relightcli.inference.engine import Relighter
 from relightcli.synth import synthesize
 from relightcli.synth.writer import Renderer
-from relightcli.weights import default_weights
 
 
 @dataclass(frozen=True)

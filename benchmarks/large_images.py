@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 
 import relightcli as rc
+from relightcli.assets import default_weights
 from relightcli.data import SETTINGS
-from relightcli.engine import Relighter
+from relightcli.inference.engine import Relighter
 from relightcli.synth.writer import render_nth_scene
-from relightcli.weights import default_weights
 
 
 def main() -> None:

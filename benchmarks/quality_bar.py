@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from relightcli import load_model
-from relightcli.engine import Relighter
+from relightcli.assets import default_weights
 from relightcli.evaluation import evaluate
+from relightcli.inference.engine import Relighter
 from relightcli.synth import synthesize
-from relightcli.weights import default_weights
 
 
 def main() -> int:

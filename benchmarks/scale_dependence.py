@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from relightcli import load_model
 from relightcli.data import PairDataset, scan_pairs
-from relightcli.engine import Relighter
+from relightcli.inference.engine import Relighter
 from relightcli.metrics import psnr
 
 

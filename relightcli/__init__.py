@@ -24,8 +24,8 @@ _EXPORTS = {
     "load_model": "checkpoint",
     "average_checkpoints": "checkpoint",
     "save_checkpoint": "checkpoint",
-    "Relighter": "engine",
-    "relight_files": "apply",
+    "Relighter": "inference.engine",
+    "relight_files": "inference.apply",
     "estimate_depth": "depth",
     "DepthEstimator": "depth",
 }
@@ -48,10 +48,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .apply import relight_files
     from .checkpoint import average_checkpoints, load_model, save_checkpoint
     from .depth import DepthEstimator, estimate_depth
-    from .engine import Relighter
+    from .inference.apply import relight_files
+    from .inference.engine import Relighter
     from .models import ModelInfo, create_model, list_models, model_info, register_model
 
 

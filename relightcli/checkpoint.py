@@ -22,6 +22,7 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_write_bytes
 from .errors import RelightError
+from .hub import cached_file, hub_reachable
 from .models import create_model, model_info
 
 FORMAT = "relightcli"
@@ -119,7 +120,9 @@ def resolve_weights(spec: str | os.PathLike[str]) -> Path:
 
     hf_logging.set_verbosity_error()  # its retry warnings would bury our one-line error
     try:
-        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision))
+        # the cache first; online only when the hub answers at once (no retries with backoff on a dead network)
+        local_only = cached_file(repo_id, filename, revision) is not None or not hub_reachable()
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision, local_files_only=local_only))
     except LocalEntryNotFoundError as exc:
         if constants.HF_HUB_OFFLINE:
             raise RelightError(

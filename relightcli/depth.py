@@ -7,22 +7,10 @@ folder written by ``save_pretrained``. It runs once per photo at its own working
 side for Depth Anything) under the engine's device and precision rules (fp16 autocast on CUDA, bf16 autocast on
 CPUs with native bf16, else fp32), and its output is resized to the photo.
 
-**The VIDIT convention** (`to_vidit_depth`). The relighting models take ``normalized_depth``: larger = farther,
-normalised per image to [0, 1] by min-max (`relightcli.io.normalize_depth`, the same step every depth file goes
-through). Relative estimators (Depth Anything, MiDaS/DPT) return *inverse* depth (disparity ``d``: larger =
-nearer) up to an unknown scale and shift. The rule:
-
-1. **Shift**: taken as zero, i.e. ``depth = 1 / d``: these estimators are trained so that the sky and the far
-   background get the lowest disparity (near 0). The scale is irrelevant after min-max normalisation.
-2. **Far background and sky**: disparities below ``max(d) / FAR_RATIO`` (``FAR_RATIO`` = 20: everything farther
-   than 20 times the nearest point, zero and negative disparities included) are the far plane: depth 1.0. Without
-   it one sky pixel at ``d ~ 0`` would squeeze the whole scene into depth ~0.
-3. **Min-max** to [0, 1], as for every depth file.
-
-The conversion is monotonic (non-increasing in ``d``), exact for a scene whose depth range is within the far
-ratio (the inverse of a `relight synth` scene's depth comes back as its ``normalized_depth``: tested), and
-the far plane ends where a real scene's sky begins. Metric estimators (``depth_estimation_type = "metric"``,
-ZoeDepth) return depth itself: the same far plane (20 x the nearest) and min-max apply.
+**The convention** of the output is VIDIT's ``normalized_depth`` (larger = farther, in [0, 1]). Relative
+estimators' inverse depth goes through `relightcli.io.disparity_to_depth`, metric estimators' (ZoeDepth) depth
+through `relightcli.io.metric_to_depth`: both set everything beyond 20 times the nearest point to the far plane
+and min-max normalise, as `relightcli.io.depthmaps` explains.
 """
 
 from __future__ import annotations
@@ -35,32 +23,10 @@ from typing import Any
 import numpy as np
 
 from .errors import RelightError, first_line
+from .hub import cached_file, hub_reachable
+from .io import disparity_to_depth, metric_to_depth
 
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
-FAR_RATIO = 20.0
-"""The far plane: depth beyond ``FAR_RATIO`` times the nearest point's (sky, far background) is set to it."""
-
-
-def disparity_to_depth(disparity: np.ndarray, far_ratio: float = FAR_RATIO) -> np.ndarray:
-    """Relative inverse depth (larger = nearer, unknown scale, shift taken as 0) -> VIDIT ``normalized_depth``
-    (larger = farther, float32 in [0, 1]); see the module docstring for the rule."""
-    from .io import normalize_depth
-
-    d = np.asarray(disparity, dtype=np.float64)
-    if not np.all(np.isfinite(d)):
-        raise RelightError("the depth estimator returned NaN or infinite values; try --precision fp32")
-    near = float(d.max())
-    if near <= 0.0:  # nothing in front of the far plane: a flat, featureless estimate
-        return np.zeros(d.shape, dtype=np.float32)
-    return normalize_depth(1.0 / np.maximum(d, near / far_ratio))
-
-
-def metric_to_depth(depth: np.ndarray, far_ratio: float = FAR_RATIO) -> np.ndarray:
-    """Metric depth (larger = farther, > 0) -> VIDIT ``normalized_depth``, with the same far plane as
-    `disparity_to_depth`."""
-    z = np.asarray(depth, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return disparity_to_depth(np.where(z > 0, 1.0 / np.maximum(z, 1e-12), 0.0), far_ratio)
 
 
 def _is_metric(config: Any) -> bool:
@@ -70,12 +36,6 @@ def _is_metric(config: Any) -> bool:
 def load_depth_model(spec: str = DEFAULT_DEPTH_MODEL) -> tuple[Any, Any]:
     """``(model, image_processor)`` for a hub id or a ``save_pretrained`` folder; `RelightError` in one line when
     it is offline and not cached, not a depth-estimation model, or unreadable."""
-    from safetensors import SafetensorError
-    from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # "Some weights were not initialized" and friends are not the user's news
-    hf_logging.disable_progress_bar()
     local = Path(spec).expanduser()
     looks_local = local.exists() or spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1)
     if looks_local:
@@ -86,20 +46,33 @@ def load_depth_model(spec: str = DEFAULT_DEPTH_MODEL) -> tuple[Any, Any]:
                 f"--depth-model {spec}: not a transformers model folder (no config.json; save_pretrained writes one)"
             )
         spec = str(local)
+    offline = RelightError(
+        f"depth model {spec} is not in the Hugging Face cache and the hub cannot be reached (HF_HUB_OFFLINE or no "
+        f"network); it needs one download (~100 MB): `hf download {spec}` on a connected machine, "
+        "or --depth-model FOLDER"
+    )
+    hub: dict[str, Any] = {}  # from the cache when it is there; online only when the hub answers at once
+    if not looks_local:
+        if cached_file(spec, "config.json") is not None:
+            hub = {"local_files_only": True}
+        elif not hub_reachable():
+            raise offline
+    from safetensors import SafetensorError
+    from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "Some weights were not initialized" and friends are not the user's news
+    hf_logging.disable_progress_bar()
     try:
-        config = AutoConfig.from_pretrained(spec)
+        config = AutoConfig.from_pretrained(spec, **hub)
     except OSError as exc:
         if looks_local:
             raise RelightError(f"--depth-model {spec}: unreadable model folder ({first_line(exc)})") from None
-        raise RelightError(
-            f"depth model {spec} is not in the Hugging Face cache and the hub cannot be reached (HF_HUB_OFFLINE or no "
-            f"network); it needs one download (~100 MB): `hf download {spec}` on a connected machine, "
-            "or --depth-model FOLDER"
-        ) from None
+        raise offline from None
     except ValueError as exc:  # unknown model_type, corrupt config.json
         raise RelightError(f"--depth-model {spec}: unreadable model config ({first_line(exc)})") from None
     try:
-        model = AutoModelForDepthEstimation.from_pretrained(spec, config=config)
+        model = AutoModelForDepthEstimation.from_pretrained(spec, config=config, **hub)
     except ValueError as exc:
         if "Unrecognized configuration class" in str(exc):
             raise RelightError(
@@ -110,7 +83,7 @@ def load_depth_model(spec: str = DEFAULT_DEPTH_MODEL) -> tuple[Any, Any]:
     except (OSError, RuntimeError, KeyError, SafetensorError) as exc:  # missing or corrupt weights
         raise RelightError(f"--depth-model {spec}: unreadable model weights ({first_line(exc)})") from None
     try:
-        processor = AutoImageProcessor.from_pretrained(spec)
+        processor = AutoImageProcessor.from_pretrained(spec, **hub)
     except (OSError, ValueError, KeyError) as exc:
         raise RelightError(
             f"--depth-model {spec}: no usable image processor (preprocessor_config.json: {first_line(exc)})"
@@ -136,7 +109,7 @@ class DepthEstimator:
     def __post_init__(self) -> None:
         import torch
 
-        from .engine import resolve_device, resolve_precision
+        from .inference.engine import resolve_device, resolve_precision
         from .models import ModelInfo
 
         self.model, self.processor = load_depth_model(self.model_id)

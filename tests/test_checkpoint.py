@@ -198,7 +198,7 @@ def test_a_checkpoint_records_whether_it_runs_with_the_flip_ensemble(tmp_path: P
 
     from relightcli.checkpoint import INFERENCE_KEY, read_checkpoint
     from relightcli.cli import app
-    from relightcli.engine import Relighter
+    from relightcli.inference.engine import Relighter
 
     def export(src: Path, name: str, *flag: str) -> Path:
         result = CliRunner().invoke(app, ["export", str(src), str(tmp_path / name), "--dtype", "fp32", *flag])

@@ -108,9 +108,9 @@ def test_user_errors_are_one_line_with_no_output(case, scene, tiny_ckpt, tmp_pat
 
 
 def test_missing_default_weights_and_unreadable_checkpoint(scene, tmp_path, monkeypatch) -> None:
-    import relightcli.weights
+    import relightcli.assets
 
-    monkeypatch.setattr(relightcli.weights, "WEIGHTS_DIR", tmp_path / "no-weights")
+    monkeypatch.setattr(relightcli.assets, "WEIGHTS_DIR", tmp_path / "no-weights")
     result = _apply(scene, tmp_path / "o.png")
     assert result.exit_code == 1 and "no default weights at" in result.stderr
     bad = tmp_path / "bad.safetensors"

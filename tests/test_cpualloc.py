@@ -1,4 +1,4 @@
-"""Freed CPU memory kept for reuse (relightcli.cpualloc): page faults counted in fresh interpreters."""
+"""Freed CPU memory kept for reuse (relightcli.inference.cpualloc): page faults counted in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(
 _PROBE = """
 import json, resource, sys
 import torch
-from relightcli import cpualloc
-from relightcli.engine import Relighter
+from relightcli.inference import cpualloc
+from relightcli.inference.engine import Relighter
 from relightcli.models import create_model
 mode = sys.argv[1]
 model = create_model("formresnet", width=8, depth=3)
@@ -58,7 +58,7 @@ def test_the_relighter_retains_freed_memory_on_cpu_unless_the_environment_says_n
 
 
 def test_retaining_is_idempotent_and_release_keeps_it_on() -> None:
-    from relightcli import cpualloc
+    from relightcli.inference import cpualloc
 
     assert cpualloc.retain_freed_memory() and cpualloc.retain_freed_memory()
     cpualloc.release_freed_memory()

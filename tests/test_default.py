@@ -10,11 +10,10 @@ from safetensors import safe_open
 from typer.testing import CliRunner
 
 import relightcli
-from relightcli.bundled import preset, preset_names, samples
+from relightcli.assets import default_weights, preset, preset_names, samples
 from relightcli.cli import app
 from relightcli.data import SETTINGS
 from relightcli.io import read_image
-from relightcli.weights import default_weights
 
 runner = CliRunner()
 
@@ -90,8 +89,8 @@ def test_apply_with_a_light_preset(tmp_path: Path) -> None:
 
 def test_default_model_beats_the_identity_on_held_out_pairs(tmp_path: Path) -> None:
     """Two pairs of scenes never seen in training (seed 1; the default weights were trained on seed 0)."""
-    from relightcli.engine import Relighter
     from relightcli.evaluation import evaluate
+    from relightcli.inference.engine import Relighter
     from relightcli.synth import synthesize
 
     synthesize(tmp_path / "heldout", scenes=0, size=128, seed=1, pairs=2)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from relightcli import RelightError, model_info
-from relightcli.engine import (
+from relightcli.hardware import cpu_capabilities
+from relightcli.inference.engine import (
     Relighter,
     cpu_has_native_bf16,
     make_input,
@@ -14,7 +15,6 @@ from relightcli.engine import (
     resolve_precision,
     weights_dtype,
 )
-from relightcli.hardware import cpu_capabilities
 
 from .conftest import tiny_model
 

@@ -13,15 +13,17 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from relightcli import RelightError, fusion, list_models, model_info
-from relightcli.cli import LightChange, app
+from relightcli import RelightError, list_models, model_info
+from relightcli.cli import app
+from relightcli.cli.evaluate import LightChange
 from relightcli.data.vidit import LIGHT_CHANGES, Setting, light_change, read_pair_settings
-from relightcli.engine import CompiledModel, Relighter, optimize_for_inference
 from relightcli.evaluation import colour_transfer
-from relightcli.fusion import FusedConv
 from relightcli.hardware import cpu_capabilities
+from relightcli.inference import fusion
+from relightcli.inference.engine import CompiledModel, Relighter, optimize_for_inference
+from relightcli.inference.fusion import FusedConv
+from relightcli.inference.quantize import int8_available
 from relightcli.metrics import LPIPS, load_lpips, mps, psnr
-from relightcli.quantize import int8_available
 from relightcli.synth import synthesize
 
 from .conftest import tiny_model

@@ -18,10 +18,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from relightcli import RelightError, fusion, model_info
+from relightcli import RelightError, model_info
 from relightcli.cli import app
-from relightcli.engine import Relighter, resolve_precision, weights_dtype
 from relightcli.hardware import _apply_cap, cpu_capabilities, probe_cpu
+from relightcli.inference import fusion
+from relightcli.inference.engine import Relighter, resolve_precision, weights_dtype
 
 from .conftest import tiny_model
 
@@ -115,7 +116,7 @@ def test_bench_measures_only_what_the_cpu_runs_natively(avx2_cpu, tmp_path) -> N
 
 
 def test_bench_sets_converted_bf16_against_the_fp32_peak(converting_bf16_cpu, tmp_path) -> None:
-    from relightcli.bench import bench_model, native_precisions, peak_precision
+    from relightcli.inference.bench import bench_model, native_precisions, peak_precision
 
     cpu = torch.device("cpu")
     assert native_precisions(cpu)[0] == ["fp32", "int8"] and peak_precision(cpu, "bf16") == "fp32"

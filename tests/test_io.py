@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import zlib
 from pathlib import Path
 
 import cv2
@@ -172,7 +173,8 @@ def test_broken_image_files(tmp_path: Path) -> None:
 
 def test_huge_header_is_refused_before_decoding(tmp_path: Path) -> None:
     data = bytearray(cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes())
-    data[16:24] = (100000).to_bytes(4, "big") * 2  # IHDR claims 100000x100000
+    data[16:24] = (100000).to_bytes(4, "big") * 2  # IHDR claims 100000x100000, with a valid checksum
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
     (tmp_path / "huge.png").write_bytes(bytes(data))
     with pytest.raises(RelightError, match="claims 100000x100000 pixels"):
         read_image(tmp_path / "huge.png")

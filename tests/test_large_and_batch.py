@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from relightcli import RelightError
-from relightcli.batch import find_depth, shard
 from relightcli.cli import app
-from relightcli.engine import Relighter
+from relightcli.inference.batch import find_depth, shard
+from relightcli.inference.engine import Relighter
+from relightcli.inference.largeimage import guided_filter, run_tiled, upsample_relighting
 from relightcli.io import read_depth, read_image
-from relightcli.largeimage import guided_filter, run_tiled, upsample_relighting
 from relightcli.synth import synthesize
 
 from .conftest import tiny_model, write_png

@@ -5,8 +5,8 @@ import torch
 
 import relightcli
 from relightcli import RelightError, list_models, model_info
-from relightcli.engine import Relighter
 from relightcli.hardware import cpu_capabilities
+from relightcli.inference.engine import Relighter
 from relightcli.losses import RelightLoss
 from relightcli.models.summary import count_flops, count_parameters
 

@@ -1,4 +1,5 @@
-"""Static int8 inference (`relightcli.quantize`): accuracy on the shipped weights, the fp32 fallback, auto's rule."""
+"""Static int8 inference (`relightcli.inference.quantize`): accuracy on the shipped weights, the fp32 fallback,
+auto's rule."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from typer.testing import CliRunner
 
 import relightcli
 from relightcli import RelightError, model_info
-from relightcli.bundled import samples
+from relightcli.assets import default_weights, samples
 from relightcli.cli import app
-from relightcli.engine import Relighter, make_input, optimize_for_inference, resolve_precision
+from relightcli.inference.engine import Relighter, make_input, optimize_for_inference, resolve_precision
+from relightcli.inference.quantize import MIN_PSNR_DB, QuietInt8, calibration_inputs, int8_available, quantize_int8
 from relightcli.io import read_depth, read_image
-from relightcli.quantize import MIN_PSNR_DB, QuietInt8, calibration_inputs, int8_available, quantize_int8
-from relightcli.weights import default_weights
 
 pytestmark = pytest.mark.skipif(not int8_available(), reason="this PyTorch build has no oneDNN int8 engine")
 runner = CliRunner()
@@ -49,7 +49,9 @@ def test_relighter_int8_and_its_fallback_to_fp32(monkeypatch: pytest.MonkeyPatch
     fp32 = Relighter(weights, device="cpu", precision="fp32").run(x)
     assert (relighter.run(x) - fp32).abs().mean() < 0.01
     said: list[str] = []
-    monkeypatch.setattr("relightcli.quantize.MIN_PSNR_DB", 1000.0)  # no model is that close: int8 must be refused
+    monkeypatch.setattr(
+        "relightcli.inference.quantize.MIN_PSNR_DB", 1000.0
+    )  # no model is that close: int8 must be refused
     fallback = Relighter(weights, device="cpu", precision="int8", on_message=said.append)
     assert fallback.precision == "fp32" and len(said) == 1 and "int8 not used" in said[0]
     assert (fallback.run(x) - fp32).abs().max() < 1e-5

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from relightcli import RelightError, create_model
-from relightcli.engine import Relighter
+from relightcli.inference.engine import Relighter
 from relightcli.models.s3net import S3Net
 
 from .conftest import SHARED_SPEC, tiny_model

@@ -64,7 +64,7 @@ def test_help_and_argument_errors_import_no_torch(argv: list[str], code: int) ->
 
 
 def test_a_bad_preset_name_fails_before_torch() -> None:
-    from relightcli.bundled import preset_names
+    from relightcli.assets import preset_names
 
     assert "3500K/NW" in preset_names()
     result = _fresh(_PROBE.format(argv=["apply", __file__, "--light", "9000K/UP"], heavy=HEAVY))

@@ -18,8 +18,8 @@ from torch.utils.data import Dataset, Subset
 from ..atomic import atomic_write_bytes
 from ..data import AnyToAnyDataset, PairDataset, Setting, scan_flat, scan_pairs
 from ..data.vidit import LIGHT_CHANGES, light_change
-from ..engine import Relighter
 from ..errors import RelightError
+from ..inference.engine import Relighter
 from ..metrics import LPIPS, mps, psnr, ssim
 from .baselines import BASELINES
 from .html import error_map, save_thumb, write_report

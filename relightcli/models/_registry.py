@@ -33,8 +33,8 @@ class ModelInfo:
         bf16_safe: Whether bf16 autocast is accurate enough for inference.
         output_range: Range of the raw forward output; the engine clamps to [0, 1] when saving.
         multi_output: Whether forward returns a list (final image first).
-        int8_safe: Whether static int8 quantization (`relightcli.quantize`) was measured to stay >= 40 dB PSNR
-            from fp32 and to run faster, so ``--precision auto`` may pick it on CPUs without native bf16.
+        int8_safe: Whether static int8 quantization (`relightcli.inference.quantize`) was measured to stay
+            >= 40 dB PSNR from fp32 and to run faster, so ``--precision auto`` may pick it on CPUs without native bf16.
         int8_fp32: Top-level children that int8 quantization leaves in fp32 (e.g. a small head feeding exp).
         paper: The publication the architecture follows.
         description: One line for ``relight models``.

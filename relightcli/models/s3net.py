@@ -188,7 +188,9 @@ class S3Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
-            raise ValueError(f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.engine pads)")
+            raise ValueError(
+                f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.inference.engine pads)"
+            )
         src, inputs = x[:, :3], x[:, :IN_CHANNELS]  # the 8 input channels, before any physical ones
         if self.physical:
             physical = shading.shading_inputs(x).to(x.dtype)

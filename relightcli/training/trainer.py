@@ -42,9 +42,9 @@ from ..checkpoint import (
     stored_model_args,
 )
 from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
-from ..engine import cpu_bf16_note, cpu_has_native_bf16, forward_padded, resolve_device
 from ..errors import RelightError
 from ..hardware import cpu_capabilities
+from ..inference.engine import cpu_bf16_note, cpu_has_native_bf16, forward_padded, resolve_device
 from ..losses import RelightLoss
 from ..metrics import psnr, ssim
 from ..models import create_model

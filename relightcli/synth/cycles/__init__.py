@@ -26,6 +26,7 @@ import numpy as np
 
 from ...data.vidit import DIRECTIONS, TEMPERATURES, Setting
 from ...errors import RelightError
+from ...io import metric_to_depth
 from ..blackbody import blackbody_rgb
 from ..render import LIGHT_ELEVATION, RenderedScene, to_srgb8
 from .scene import random_scene
@@ -136,10 +137,8 @@ def compose(
 
 
 def normalised_depth(depth: np.ndarray) -> np.ndarray:
-    """View-axis distance -> ``normalized_depth`` by the rule estimated depth follows (`relightcli.depth`): the
-    far plane at 20x the nearest point (the 80 m ground's far edge and the sky), then min-max to [0, 1]."""
-    from ...depth import metric_to_depth
-
+    """View-axis distance -> ``normalized_depth`` by the rule estimated depth follows (`relightcli.io.depthmaps`):
+    the far plane at 20x the nearest point (the 80 m ground's far edge and the sky), then min-max to [0, 1]."""
     return metric_to_depth(depth)
 
 

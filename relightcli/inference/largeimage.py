@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import RelightError
+from ..errors import RelightError
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:

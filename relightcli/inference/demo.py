@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..assets import Sample, samples
+from ..errors import RelightError
+from ..io import read_image, write_image
 from .apply import relight_files
-from .bundled import Sample, samples
 from .engine import Relighter
-from .errors import RelightError
-from .io import read_image, write_image
 
 
 @dataclass

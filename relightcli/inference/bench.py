@@ -6,10 +6,10 @@ process's peak resident set on CPUs, reset before each setting), GFLOP per image
 ``torch.utils.flop_counter``), achieved GFLOP/s and the percentage of the device's peak, measured in the same
 run as a large matrix product in the same precision, right before each setting and summarised by the same
 statistic (the median) as the model's latency, so that drift on a shared machine moves both alike. Weights are
-handled as ``relight apply`` does (`relightcli.engine.casts_weights`: cast once to bf16 on CPUs, autocast
-otherwise) and, on CPUs, with convolution + pointwise chains fused (`relightcli.fusion`), unless ``cast_weights``
-or ``fuse`` says otherwise, and with freed memory kept for reuse as ``relight apply`` keeps it
-(`relightcli.cpualloc`; ``retain_memory=False`` in a fresh process measures glibc's defaults). Models run with
+handled as ``relight apply`` does (`relightcli.inference.engine.casts_weights`: cast once to bf16 on CPUs, autocast
+otherwise) and, on CPUs, with convolution + pointwise chains fused (`relightcli.inference.fusion`), unless
+``cast_weights`` or ``fuse`` says otherwise, and with freed memory kept for reuse as ``relight apply`` keeps it
+(`relightcli.inference.cpualloc`; ``retain_memory=False`` in a fresh process measures glibc's defaults). Models run with
 random weights: speed does not depend on the values.
 
 What the CPU computes natively decides what is measured (`relightcli.hardware`): ``--precision all`` means the
@@ -28,13 +28,13 @@ from pathlib import Path
 
 import torch
 
+from ..errors import RelightError
+from ..hardware import cpu_capabilities
+from ..models import IN_CHANNELS, create_model
+from ..models.summary import count_flops
 from .cpualloc import release_freed_memory, retain_freed_memory, retaining_freed_memory
 from .engine import _DTYPES, CompiledModel, casts_weights, cpu_bf16_note, optimize_for_inference, pad_to_multiple
-from .errors import RelightError
 from .fusion import FusedConv
-from .hardware import cpu_capabilities
-from .models import IN_CHANNELS, create_model
-from .models.summary import count_flops
 
 
 @dataclass
@@ -174,11 +174,11 @@ def bench_model(
 
     ``cast_weights`` None follows the engine (`casts_weights`); True casts the weights to ``precision``
     (bf16/fp16) and feeds a cast input; False autocasts. ``fuse`` None follows the engine (convolution +
-    pointwise fusion on CPUs, `relightcli.fusion`; with ``compile_model``, Inductor fuses instead:
-    `relightcli.engine.CompiledModel`). ``peak`` None measures the device peak now. The first warm-up call is
+    pointwise fusion on CPUs, `relightcli.inference.fusion`; with ``compile_model``, Inductor fuses instead:
+    `relightcli.inference.engine.CompiledModel`). ``peak`` None measures the device peak now. The first warm-up call is
     timed apart (``first_call_s``: with ``compile_model`` it includes the compilation). On CPUs,
-    ``retain_memory`` keeps freed memory for reuse (`relightcli.cpualloc`, process-wide and one-way); the heap's
-    free pages are handed back before each setting so that its peak RSS is its own.
+    ``retain_memory`` keeps freed memory for reuse (`relightcli.inference.cpualloc`, process-wide and one-way);
+    the heap's free pages are handed back before each setting so that its peak RSS is its own.
     """
     check_precision(device, precision)
     model_args = model_args or {}

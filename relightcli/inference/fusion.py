@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .errors import first_line, notice_once
-from .hardware import cpu_capabilities
+from ..errors import first_line, notice_once
+from ..hardware import cpu_capabilities
 
 _ACTIVATION_MODULES: dict[type[nn.Module], str] = {
     nn.ReLU: "relu",

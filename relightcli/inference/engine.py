@@ -5,7 +5,7 @@ CUDA runs under fp16 autocast by default (bf16 where a model declares fp16 unsaf
 can do is asked of `relightcli.hardware`, and bf16 is refused where oneDNN cannot run it (AVX2-only CPUs). The
 model runs with BatchNorm folded into its convolutions and in channels_last memory format, and on CPUs with
 convolution + activation/residual chains fused into single oneDNN calls (all exact in fp32); on CPUs freed
-memory is kept for the next pass (`relightcli.cpualloc`). Images of any size are reflect-padded to the model's
+memory is kept for the next pass (`relightcli.inference.cpualloc`). Images of any size are reflect-padded to the model's
 multiple and cropped back, as the official S3Net/MPRNet demos do.
 """
 
@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import RelightError, first_line
+from ..hardware import cpu_capabilities
+from ..models import ModelInfo
 from .cpualloc import retain_freed_memory
-from .errors import RelightError, first_line
 from .fusion import fuse_conv_pointwise
-from .hardware import cpu_capabilities
 from .largeimage import run_tiled, upsample_relighting, working_size
-from .models import ModelInfo
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -80,7 +80,7 @@ def resolve_precision(spec: str, device: torch.device, info: ModelInfo, many: bo
 
     ``auto``: fp16 on CUDA; on CPUs bf16 where it is native; elsewhere int8 for models measured int8-safe when
     ``many`` images will be relit (folders: the one-off calibration, about 2 s, pays off after a few images),
-    else fp32 (`relightcli.quantize`).
+    else fp32 (`relightcli.inference.quantize`).
     """
     if spec not in PRECISIONS:
         raise RelightError(f"--precision {spec!r}: expected one of {', '.join(PRECISIONS)}")
@@ -163,7 +163,7 @@ def optimize_for_inference(
 ) -> nn.Module:
     """A copy of ``model`` for inference: BatchNorm folded into the preceding convolutions, optionally
     channels_last, optionally cast to ``dtype``, optionally with convolution + activation/residual chains fused
-    into single oneDNN calls for CPUs (`relightcli.fusion`; with ``prepack``, the default, every convolution
+    into single oneDNN calls for CPUs (`relightcli.inference.fusion`; with ``prepack``, the default, every convolution
     then hands oneDNN its weight prepacked for the input shape it meets). Folding, channels_last and fusion are
     exact in fp32 up to rounding (checked against the plain model in the tests); the cast is the bf16 fast path on
     CPUs.
@@ -193,7 +193,7 @@ def optimize_for_inference(
 class CompiledModel(nn.Module):
     """A model under ``torch.compile`` (TorchInductor) with *freezing*: at compilation the weights are taken as
     constants, so Inductor folds them, fuses each convolution with its pointwise successors (the oneDNN post-ops
-    `relightcli.fusion` uses in eager mode), prepacks the weights, and generates fused C++/Triton kernels for
+    `relightcli.inference.fusion` uses in eager mode), prepacks the weights, and generates fused C++/Triton kernels for
     the rest: concatenations written in place, pixel shuffles, pads and elementwise chains. For inference only
     (run it under ``torch.inference_mode()``). The first call with a new input shape compiles (tens of seconds
     on a CPU), so it pays off over many images of one size: `relight bench --compile`, `relight apply --compile`.
@@ -250,7 +250,7 @@ class Relighter:
     recorded), else off.
 
     On a CPU, ``retain_memory`` (default) makes the process keep freed memory for reuse
-    (`relightcli.cpualloc.retain_freed_memory`, process-wide): 1024x1024 passes run 1.2x (S3Net) to 2.2x
+    (`relightcli.inference.cpualloc.retain_freed_memory`, process-wide): 1024x1024 passes run 1.2x (S3Net) to 2.2x
     (MPRNet) faster, for 6-36% more resident memory.
 
     Example:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..data.vidit import scan_pairs
+from ..errors import RelightError
 from .apply import relight_files
-from .data.vidit import scan_pairs
-from .errors import RelightError
 
 if TYPE_CHECKING:
-    from .depth import DepthEstimator
+    from ..depth import DepthEstimator
     from .engine import Relighter
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import RelightError
-from .io import RGBImage, read_depth_of, read_image, write_depth, write_image
+from ..errors import RelightError
+from ..io import RGBImage, read_depth_of, read_image, write_depth, write_image
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .depth import DepthEstimator
+    from ..depth import DepthEstimator
     from .engine import Relighter
 
 PathLike = str | os.PathLike[str]
@@ -73,7 +73,7 @@ def parse_apply_paths(paths: list[Path], light: str | None) -> ApplyInputs:
     `RelightError` naming them for anything else. Files must exist: checked here, before anything heavy loads."""
     n = len(paths)
     if light is not None:
-        from .bundled import preset
+        from ..assets import preset
 
         if n not in (1, 2):
             raise RelightError(

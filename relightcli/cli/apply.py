@@ -1,0 +1,220 @@
+"""``relight apply``: one photo, or a folder of them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ..errors import RelightError
+from .app import app, console, err_console, user_errors
+from .options import (
+    CompileOpt,
+    DepthModelOpt,
+    DeviceOpt,
+    FlipOpt,
+    MaxSideOpt,
+    ModelOpt,
+    OverlapOpt,
+    Precision,
+    PrecisionOpt,
+    TileOpt,
+    WeightsOpt,
+    depth_estimator,
+    load_relighter,
+)
+
+
+@app.command(
+    epilog="Forms: [bold]relight apply SRC SRC_DEPTH GUIDE GUIDE_DEPTH[/] (depths given) · "
+    "[bold]relight apply SRC GUIDE[/] (both depths estimated) · "
+    "[bold]relight apply SRC --light 3500K/NW[/] (source depth estimated) · "
+    "[bold]relight apply SRC SRC_DEPTH --light 3500K/NW[/]. "
+    "Examples: relight apply photo.jpg guide.jpg -o relit.png; relight apply photo.jpg --light 6500K/E "
+    "--save-depth depths/; relight apply --src-dir photos/ --light 2500K/W -o relit/."
+)
+@user_errors
+def apply(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="SRC [SRC_DEPTH] [GUIDE [GUIDE_DEPTH]]: photos PNG/JPEG (8/16-bit, gray/RGB/RGBA, EXIF-rotated), "
+            "depth PNG, .npy or VIDIT dict .npy; a missing depth is estimated (forms below).",
+            metavar="SRC [SRC_DEPTH] [GUIDE [GUIDE_DEPTH]]",
+            show_default=False,
+        ),
+    ] = None,
+    light: Annotated[
+        str | None, typer.Option("--light", "-l", help="A VIDIT setting instead of a guide, e.g. 3500K/NW.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output image (default: <src>_relit.png here).")
+    ] = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.auto,
+    raw_depth: Annotated[
+        bool, typer.Option("--raw-depth", help="Use depth files' values as they are instead of normalising per image.")
+    ] = False,
+    depth_model: DepthModelOpt = None,
+    save_depth: Annotated[
+        Path | None, typer.Option("--save-depth", help="Keep estimated depth maps here as <name>_depth.png.")
+    ] = None,
+    tile: TileOpt = None,
+    tile_overlap: OverlapOpt = 32,
+    max_side: MaxSideOpt = None,
+    compile_model: CompileOpt = False,
+    flip_ensemble: FlipOpt = None,
+    pairs: Annotated[
+        Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
+    ] = None,
+    src_dir: Annotated[
+        Path | None, typer.Option("--src-dir", help="Relight every image of a folder into -o OUTDIR.")
+    ] = None,
+    guide_opt: Annotated[Path | None, typer.Option("--guide", help="The guide for --src-dir.")] = None,
+    guide_depth_opt: Annotated[
+        Path | None, typer.Option("--guide-depth", help="Its depth (estimated when not given).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+) -> None:
+    """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW).
+
+    Depth maps that are not given are estimated from the photos (--depth-model). Folders: --pairs DIR, or
+    --src-dir DIR with --guide [--guide-depth] or --light; then -o is a folder.
+    """
+    from ..inference.apply import parse_apply_paths
+
+    paths = paths or []
+    load = dict(
+        weights=weights,
+        model=model,
+        device=device,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_side=max_side,
+        compile_model=compile_model,
+        flip_ensemble=flip_ensemble,
+    )
+    depth_opts = dict(depth_model=depth_model, save_depth=save_depth)
+    if pairs is not None or src_dir is not None:
+        if paths:
+            raise RelightError("--pairs/--src-dir take no SRC arguments")
+        _apply_batch(pairs, src_dir, guide_opt, guide_depth_opt, light, output, overwrite, raw_depth, load, depth_opts)
+        return
+    if guide_opt is not None or guide_depth_opt is not None:
+        raise RelightError("--guide/--guide-depth go with --src-dir; for one photo give GUIDE [GUIDE_DEPTH] as paths")
+    inputs = parse_apply_paths(paths, light)  # wrong forms and missing files fail here, before torch loads
+    from ..inference.apply import relight_files
+
+    estimator = depth_estimator(depth_model, device, precision) if inputs.estimates else None
+    relighter = load_relighter(**load)
+    start = time.perf_counter()
+    with err_console.status(f"Relighting {escape(str(inputs.src))} on {relighter.device} ({relighter.precision}) ..."):
+        out = relight_files(
+            relighter,
+            inputs.src,
+            inputs.src_depth,
+            inputs.guide,
+            inputs.guide_depth,
+            output,
+            raw_depth=raw_depth,
+            estimator=estimator,
+            save_depth=save_depth,
+        )
+    estimated = " (depth estimated)" if estimator is not None else ""
+    flip = ", flip ensemble" if relighter.flip_ensemble else ""
+    console.print(
+        f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}{flip}, "
+        f"{time.perf_counter() - start:.2f} s){estimated}"
+    )
+
+
+def _apply_batch(
+    pairs: Path | None,
+    src_dir: Path | None,
+    guide: Path | None,
+    guide_depth: Path | None,
+    light: str | None,
+    output: Path | None,
+    overwrite: bool,
+    raw_depth: bool,
+    load: dict[str, Any],
+    depth_opts: dict[str, Any],
+) -> None:
+    """``relight apply --pairs DIR`` / ``--src-dir DIR``: the model loaded once, failures reported at the end."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..inference.batch import folder_jobs, pair_jobs, run_jobs, shard
+
+    if pairs is not None and src_dir is not None:
+        raise RelightError("give either --pairs or --src-dir, not both")
+    if output is None:
+        raise RelightError("folders need an output folder: -o OUTDIR")
+    if pairs is not None:
+        jobs = pair_jobs(pairs, output)
+    else:
+        if light is not None:
+            from ..assets import preset
+
+            if guide is not None or guide_depth is not None:
+                raise RelightError("give either --guide [--guide-depth] or --light, not both")
+            guide, guide_depth = preset(light)
+        elif guide is None:
+            raise RelightError("--src-dir needs --guide [--guide-depth] (or --light PRESET)")
+        for p in (guide, guide_depth):
+            if p is not None and not p.is_file():
+                raise RelightError(f"{p}: file not found")
+        jobs = folder_jobs(src_dir, guide, guide_depth, output)
+    jobs = shard(jobs)
+    device = load["device"]
+    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    estimator = None
+    if any(j.src_depth is None or j.guide_depth is None for j in jobs):
+        try:
+            estimator = depth_estimator(depth_opts["depth_model"], device, load["precision"])
+        except RelightError as exc:
+            if any(j.guide_depth is None for j in jobs):
+                raise  # no guide depth: no job could run
+            err_console.print(f"[yellow]photos without a depth map will fail: {escape(str(exc))}[/]")
+    relighter = load_relighter(**{**load, "device": device}, many=len(jobs) > 1)
+    with Progress(
+        TextColumn("relighting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("relight", total=len(jobs), rate="")
+        summary = run_jobs(
+            relighter,
+            jobs,
+            overwrite=overwrite,
+            raw_depth=raw_depth,
+            estimator=estimator,
+            save_depth=depth_opts["save_depth"],
+            progress=lambda done, total, ips: bar.update(task, completed=done, rate=f"{ips:.2f} img/s"),
+        )
+    rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
+    console.print(
+        f"relit {summary.done}, skipped {summary.skipped} existing, failed {len(summary.failed)} "
+        f"of {len(jobs)} into {escape(str(output))} ({rate:.2f} img/s)"
+        + (f"; depth estimated for {summary.estimated}" if summary.estimated else "")
+    )
+    for name, message in summary.failed:
+        err_console.print(f"[bold red]failed:[/] {escape(name)}: {escape(message)}")
+    if summary.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,85 @@
+"""``relight convert``, ``export`` and ``average``: making and re-saving checkpoints."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ..errors import RelightError
+from .app import app, console, err_console, user_errors
+
+
+class SourceFormat(str, Enum):
+    s3net_official = "s3net-official"
+    mprnet_official = "mprnet-official"
+
+
+@app.command()
+@user_errors
+def convert(
+    src: Annotated[Path, typer.Argument(help="Released checkpoint (.pth/.pkl), read with weights_only=True.")],
+    out: Annotated[Path, typer.Argument(help="Output .safetensors checkpoint.")],
+    source_format: Annotated[SourceFormat, typer.Option("--from", help="Which release SRC is.")],
+) -> None:
+    """Convert an officially released checkpoint into a relightcli safetensors checkpoint."""
+    from ..convert import convert_checkpoint
+
+    with err_console.status(f"Converting {escape(str(src))} ..."):
+        path = convert_checkpoint(src, out, source_format.value)
+    console.print(f"wrote {escape(str(path))} (relight apply --weights {escape(str(path))})")
+
+
+@app.command()
+@user_errors
+def export(
+    src: Annotated[str, typer.Argument(help="A relightcli checkpoint (file or hf://).")],
+    out: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
+    dtype: Annotated[str, typer.Option("--dtype", help="Storage precision: fp16, bf16 or fp32.")] = "fp16",
+    flip_ensemble: Annotated[
+        bool | None,
+        typer.Option(
+            "--flip-ensemble/--no-flip-ensemble",
+            help="Record that apply/eval run these weights with (or without) the flip ensemble by default "
+            "(default: keep what the source records).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata."""
+    import json
+
+    import torch
+
+    from ..checkpoint import INFERENCE_KEY, load_model, read_checkpoint, resolve_weights, save_checkpoint
+
+    dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+    if dtype not in dtypes:
+        raise RelightError(f"--dtype {dtype!r}: expected fp16, bf16 or fp32")
+    model = load_model(src)
+    meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
+    if flip_ensemble is not None:
+        meta[INFERENCE_KEY] = json.dumps({**model.relight_inference, "flip_ensemble": flip_ensemble})
+    path = save_checkpoint(model, out, dtype=dtypes[dtype], metadata=meta)
+    flip = ", flip ensemble by default" if flip_ensemble else ""
+    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype}{flip})")
+
+
+@app.command()
+@user_errors
+def average(
+    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints of one model (files or hf://), two or more.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .safetensors file.")],
+) -> None:
+    """Average checkpoints of one run into one (SWA's uniform mean: steadier than any single checkpoint)."""
+    import json
+
+    from ..checkpoint import average_checkpoints, save_checkpoint
+
+    model = average_checkpoints(checkpoints)
+    names = json.dumps([Path(c).name for c in checkpoints])
+    path = save_checkpoint(model, output, metadata={"averaged_from": names})
+    console.print(f"wrote {escape(str(path))}: the mean of {len(checkpoints)} {model.relight_info.name} checkpoints")

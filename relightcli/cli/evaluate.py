@@ -1,0 +1,134 @@
+"""``relight eval``: the challenge's metrics next to the baselines."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import RelightError
+from .app import app, console, err_console, user_errors
+from .options import (
+    DeviceOpt,
+    FlipOpt,
+    ModelOpt,
+    Precision,
+    PrecisionOpt,
+    WeightsOpt,
+    load_relighter,
+)
+from .tables import table as make_table
+
+
+class LightChange(str, Enum):
+    """What differs between source and guide light (`relightcli.data.vidit.LIGHT_CHANGES`)."""
+
+    direction = "direction"
+    temperature = "temperature"
+    both = "both"
+
+
+def _metric_cells(means: dict[str, float], metrics: list[str]) -> list[str]:
+    return [f"{means[m]:.2f}" if m == "psnr" else f"{means[m]:.4f}" for m in metrics]
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Pair-layout folder with target/ (or DIR/val), or a flat VIDIT folder (any-to-any pairs with --seed).",
+        ),
+    ],
+    weights: WeightsOpt = None,
+    model: ModelOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("report"),
+    lpips_weights: Annotated[
+        str | None,
+        typer.Option("--lpips-weights", help="LPIPS (AlexNet v0.1) weights; default $RELIGHT_LPIPS_WEIGHTS."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Evaluate at most this many pairs.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Pair sampling seed for flat folders.")] = 0,
+    only: Annotated[
+        LightChange | None,
+        typer.Option("--only", help="Only the pairs whose light changes this way (needs the pairs' settings)."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.auto,
+    flip_ensemble: FlipOpt = None,
+) -> None:
+    """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ..evaluation import eval_dataset, evaluate
+    from ..metrics import load_lpips
+
+    only_change = only.value if only is not None else None
+    # bad data folders fail here, before anything else is printed
+    eval_dataset(data, seed=seed, limit=limit, only=only_change)
+    relighter = load_relighter(weights, model, device, precision, flip_ensemble=flip_ensemble)
+    try:
+        lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
+    except RelightError as exc:
+        lpips, note = None, str(exc)
+        err_console.print(f"[yellow]{escape(note)}[/] (MPS needs LPIPS; reporting PSNR and SSIM)")
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("evaluating", total=None)
+        result = evaluate(
+            relighter,
+            data,
+            out,
+            lpips=lpips,
+            lpips_note=note,
+            seed=seed,
+            limit=limit,
+            only=only_change,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    summary = result.summary
+    tables = summary_tables(summary)
+    console.print(tables[0])
+    console.print(f"model above identity (PSNR) on {summary['model_wins']} of {summary['pairs']} pairs")
+    if len(tables) > 1:
+        console.print(tables[1])
+    else:
+        console.print(f"[dim]{escape(summary['by_change_note'])}[/]")
+    console.print(f"report: {escape(str(result.report))} (metrics.csv, summary.json beside it)")
+
+
+def summary_tables(summary: dict[str, Any]) -> list[Table]:
+    """The means of every method, and (when the pairs' settings are known) the same by what changed."""
+    flip = ", flip ensemble" if summary["flip_ensemble"] else ""
+    metrics = [m.upper() if m != "ssim" else "SSIM" for m in summary["metrics"]]
+    overall = make_table(f"{summary['model']}{flip} on {summary['pairs']} pairs", "method", *metrics, right=metrics)
+    for method, means in summary["methods"].items():
+        overall.add_row(method, *_metric_cells(means, summary["metrics"]))
+    if not summary["by_change"]:
+        return [overall]
+    columns = ("change", "pairs", "method", *metrics)
+    by_change = make_table("by what changed between source and guide light", *columns, right=columns[1:])
+    for change, group in summary["by_change"].items():
+        for k, (method, means) in enumerate(group["methods"].items()):
+            first = k == 0
+            by_change.add_row(
+                change if first else "",
+                str(group["pairs"]) if first else "",
+                method,
+                *_metric_cells(means, summary["metrics"]),
+                end_section=k == len(group["methods"]) - 1,
+            )
+    return [overall, by_change]

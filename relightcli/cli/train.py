@@ -1,0 +1,201 @@
+"""``relight train``: training on VIDIT-format data, with a progress display."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ..errors import RelightError
+from .app import app, console, err_console, user_errors
+from .options import (
+    DeviceOpt,
+)
+
+
+class _RichTrainReporter:
+    """Draws `relightcli.training.train` progress: a bar per epoch with loss terms, images/s and ETA."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        )
+        self.task = None
+        self.live = False
+
+    def epoch_start(self, epoch: int, epochs: int, steps: int, done: int) -> None:
+        if not self.live:
+            self.progress.start()
+            self.live = True
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps, completed=done, info="")
+
+    def step(self, done: int, terms: dict[str, float], images_per_s: float) -> None:
+        info = "  ".join(f"{k} {v:.4f}" for k, v in terms.items()) + f"  {images_per_s:.1f} img/s"
+        self.progress.update(self.task, completed=done, info=escape(info))
+
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        self.close()
+        terms = "  ".join(f"{k[6:]} {v:.4f}" for k, v in row.items() if k.startswith("train_"))
+        console.print(
+            f"epoch {row['epoch']}  step {row['step']}  {terms}  val PSNR {row['val_psnr']:.2f} dB  "
+            f"SSIM {row['val_ssim']:.4f}  {row['images_per_s']:.1f} img/s  lr {row['lr']:.2e}"
+        )
+
+    def message(self, text: str) -> None:
+        err_console.print(escape(text))
+
+    def close(self) -> None:
+        if self.live:
+            self.progress.stop()
+            self.live = False
+
+
+@app.command()
+@user_errors
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Flat VIDIT training folder, or a root with train/ (+ val/).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry model to train.")] = "s3net",
+    model_args: Annotated[
+        str, typer.Option("--model-args", help='JSON constructor options, e.g. \'{"encoder": "res2net50d"}\'.')
+    ] = "{}",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default runs/MODEL).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Total epochs (S3Net: 100).")] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Per process.")] = 3,
+    lr: Annotated[float, typer.Option("--lr", help="Initial learning rate.")] = 1e-4,
+    lr_milestones: Annotated[
+        str, typer.Option("--lr-milestones", help="Epochs after which lr is multiplied by --lr-gamma.")
+    ] = "20",
+    lr_gamma: Annotated[float, typer.Option("--lr-gamma")] = 0.1,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
+    size: Annotated[
+        int | None, typer.Option("--size", help="Working resolution (square), resized once and cached.")
+    ] = None,
+    val_split: Annotated[float, typer.Option("--val-split", help="Fraction of scenes held out (no val/).")] = 0.1,
+    val_max: Annotated[int | None, typer.Option("--val-max", help="Validate on at most this many pairs.")] = None,
+    loss: Annotated[
+        str, typer.Option("--loss", help="Weighted terms: charbonnier, l1, mse, ssim, wssim, perceptual, edge, sobel.")
+    ] = "charbonnier=1,wssim=1.1,perceptual=0.1",
+    vgg_weights: Annotated[
+        str, typer.Option("--vgg-weights", help="VGG19 weights for the perceptual term (file or hf://).")
+    ] = "hf://timm/vgg19.tv_in1k/model.safetensors",
+    amp: Annotated[bool, typer.Option("--amp", help="fp16 + GradScaler on CUDA, bf16 autocast on CPU.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last state.")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")] = 0,
+    same_scene_guides: Annotated[
+        bool, typer.Option("--same-scene-guides", help="Guides from the input's scene.")
+    ] = False,
+    hflip: Annotated[bool, typer.Option("--hflip", help="Mirror pairs (direction labels mirrored too).")] = False,
+    pretrained_backbone: Annotated[
+        bool, typer.Option("--pretrained-backbone", help="ImageNet weights for the encoder (needs the hub).")
+    ] = False,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            "--init", help="Start from these weights (fine-tuning; file or hf://); the optimizer starts afresh."
+        ),
+    ] = None,
+    freeze_bn: Annotated[bool, typer.Option("--freeze-bn", help="Keep BatchNorm statistics fixed.")] = False,
+    grad_clip: Annotated[float | None, typer.Option("--grad-clip", help="Clip the gradient norm.")] = None,
+    aux_light: Annotated[
+        float,
+        typer.Option(
+            "--aux-light",
+            help="Weight of an auxiliary loss: classify the guide's and the source's light direction and temperature "
+            "from the encoder's features (S3Net family; training only, not in the saved weights).",
+        ),
+    ] = 0.0,
+    batch_scales: Annotated[
+        str,
+        typer.Option(
+            "--batch-scales",
+            help="Multi-scale training: resize each batch by a factor drawn from this list, e.g. 0.5,1 "
+            "(area averaging; factors in (0, 1]).",
+        ),
+    ] = "",
+    ema: Annotated[
+        float,
+        typer.Option(
+            "--ema",
+            help="Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate "
+            "and save it instead of the raw weights; 0 turns it off.",
+        ),
+    ] = 0.0,
+    save_every: Annotated[int, typer.Option("--save-every", help="Also commit the state every N steps.")] = 0,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps in total.")] = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Train a registry model on VIDIT-format data (any-to-any pairs); resumable, torchrun-ready."""
+    import json
+
+    from ..training import TrainConfig
+    from ..training import train as run_training
+
+    try:
+        args = json.loads(model_args)
+        milestones = tuple(int(m) for m in lr_milestones.split(",") if m.strip())
+        scales = tuple(float(s) for s in batch_scales.split(",") if s.strip())
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise RelightError(f"--model-args / --lr-milestones / --batch-scales: {exc}") from None
+    if not isinstance(args, dict):
+        raise RelightError("--model-args must be a JSON object")
+    cfg = TrainConfig(
+        data=data,
+        model=model,
+        model_args=args,
+        out=out,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        lr_milestones=milestones,
+        lr_gamma=lr_gamma,
+        weight_decay=weight_decay,
+        size=size,
+        val_split=val_split,
+        val_max=val_max,
+        loss=loss,
+        vgg_weights=vgg_weights,
+        amp=amp,
+        resume=resume,
+        seed=seed,
+        workers=workers,
+        same_scene_guides=same_scene_guides,
+        hflip=hflip,
+        pretrained_backbone=pretrained_backbone,
+        init=init,
+        freeze_bn=freeze_bn,
+        grad_clip=grad_clip,
+        aux_light=aux_light,
+        batch_scales=scales,
+        ema=ema,
+        save_every=save_every,
+        max_steps=max_steps,
+        device=device,
+    )
+    reporter = _RichTrainReporter()
+    try:
+        result = run_training(cfg, reporter)
+    finally:
+        reporter.close()
+    state = escape(str(result.run_dir / "train_state.pt"))
+    if result.interrupted:
+        err_console.print(
+            f"[yellow]interrupted[/] at step {result.steps}: state saved to {state}, the weights at this step to "
+            f"{escape(str(result.run_dir))}/last.safetensors; continue with --resume"
+        )
+        raise typer.Exit(128 + result.stop_signal)  # 130 for Ctrl-C, 143 for SIGTERM
+    best = f", best val PSNR {result.best_psnr:.2f} dB" if result.best_psnr > float("-inf") else ""
+    console.print(f"done: {result.steps} steps{best}; weights in {escape(str(result.run_dir))}/last.safetensors")

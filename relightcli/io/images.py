@@ -1,0 +1,154 @@
+"""Image reading and writing: every photo the tool reads or writes goes through here.
+
+PNG/JPEG (and whatever else OpenCV decodes), grayscale, RGB or RGBA, 8- or 16-bit, returned as float32 RGB in
+[0, 1]; the alpha channel is dropped (VIDIT's alpha is opaque; colour values under transparent pixels are used as
+they are). OpenCV decodes the pixels (16-bit colour included); Pillow reads the header: the size, checked against
+a pixel limit before decoding, and the EXIF orientation, applied so that photos come upright as viewers show them.
+Paths are read and written as bytes (``np.fromfile`` + ``cv2.imdecode``), so non-ASCII paths work.
+"""
+
+from __future__ import annotations
+
+import io as _stdio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..atomic import atomic_write_bytes
+from ..errors import RelightError
+
+_EXIF_ORIENTATION = 0x0112
+MAX_PIXELS = int(os.environ.get("RELIGHT_MAX_PIXELS", 16384 * 16384))
+"""Images whose header claims more pixels than this are refused before decoding (env ``RELIGHT_MAX_PIXELS``)."""
+
+IMAGE_WRITE_EXTS = (".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class RGBImage:
+    """A decoded image: ``rgb`` is float32 ``(H, W, 3)`` in [0, 1]; ``bit_depth`` is 8 or 16 as stored."""
+
+    rgb: np.ndarray
+    bit_depth: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return self.rgb.shape[0], self.rgb.shape[1]
+
+
+def _read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    p = Path(path)
+    if not p.exists():
+        raise RelightError(f"{p}: {what} file not found")
+    if p.is_dir():
+        raise RelightError(f"{p}: is a folder, expected a {what} file")
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8).tobytes()
+    except OSError as exc:
+        raise RelightError(f"{p}: cannot read {what} file ({exc.strerror or exc})") from exc
+    if not data:
+        raise RelightError(f"{p}: {what} file is empty (0 bytes)")
+    return data
+
+
+def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels ``(H, W[, C])`` upright as viewers show them, for an EXIF orientation 1-8: the transposes
+    of Pillow's ``ImageOps.exif_transpose``, applied to OpenCV's array, which keeps 16-bit colour (Pillow reads
+    16-bit RGB PNGs as 8-bit)."""
+    if orientation == 2:
+        return arr[:, ::-1]
+    if orientation == 3:
+        return arr[::-1, ::-1]
+    if orientation == 4:
+        return arr[::-1]
+    if orientation == 5:
+        return arr.swapaxes(0, 1)
+    if orientation == 6:
+        return arr.swapaxes(0, 1)[:, ::-1]  # 90 degrees clockwise
+    if orientation == 7:
+        return arr[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return arr.swapaxes(0, 1)[::-1]  # 90 degrees counter-clockwise
+    return arr
+
+
+def _header(data: bytes) -> tuple[tuple[int, int] | None, int]:
+    """``((width, height), EXIF orientation 1-8)`` read by Pillow from the header alone, without decoding the
+    pixels; ``(None, 1)`` for what Pillow cannot open (OpenCV still gets to try)."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the pixel limit is ours (MAX_PIXELS) to apply
+    try:
+        with Image.open(_stdio.BytesIO(data)) as im:
+            size = im.size
+            try:
+                orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+            except Exception:  # a malformed EXIF block: the photo is still readable, taken as upright
+                orientation = 1
+    except (OSError, ValueError, SyntaxError):
+        return None, 1
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    return size, orientation if 1 <= orientation <= 8 else 1
+
+
+def _decode(data: bytes, path: str | os.PathLike[str], what: str, max_pixels: int) -> np.ndarray:
+    size, orientation = _header(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise RelightError(
+            f"{path}: {what} claims {size[0]}x{size[1]} pixels, over the limit of {max_pixels} "
+            "(raise RELIGHT_MAX_PIXELS if it is genuine)"
+        )
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        arr = None
+    if arr is None or arr.size == 0:
+        raise RelightError(f"{path}: not a readable {what} (corrupt, truncated, or not an image format)")
+    return np.ascontiguousarray(apply_orientation(arr, orientation))
+
+
+def _to_unit_float(arr: np.ndarray, path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0, 8
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0, 16
+    raise RelightError(f"{path}: unsupported sample type {arr.dtype}; use 8- or 16-bit PNG or JPEG")
+
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> RGBImage:
+    """Read an image as float32 RGB in [0, 1]; gray is replicated to RGB and alpha is dropped. A JPEG or PNG with
+    an EXIF orientation tag is turned upright, as viewers show it; colour profiles are ignored (sRGB assumed)."""
+    arr = _decode(_read_bytes(path, "image"), path, "image", max_pixels)
+    rgb, bits = _to_unit_float(arr, path)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    elif rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    elif rgb.shape[2] == 2:  # gray + alpha
+        rgb = np.repeat(rgb[:, :, :1], 3, axis=2)
+    elif rgb.shape[2] in (3, 4):
+        rgb = rgb[:, :, 2::-1]  # BGR(A) -> RGB
+    else:
+        raise RelightError(f"{path}: image has {rgb.shape[2]} channels; expected gray, RGB or RGBA")
+    return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), bits)
+
+
+def write_image(path: str | os.PathLike[str], rgb: np.ndarray, *, bit_depth: int = 8) -> Path:
+    """Write float RGB in [0, 1] ``(H, W, 3)`` atomically as 8-bit (or 16-bit PNG) PNG/JPEG; returns the path."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in IMAGE_WRITE_EXTS:
+        raise RelightError(f"{p}: cannot write '{ext or 'no extension'}' images; use .png or .jpg")
+    if bit_depth == 16 and ext != ".png":
+        bit_depth = 8
+    scale, dtype = (65535.0, np.uint16) if bit_depth == 16 else (255.0, np.uint8)
+    out = (np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0) * scale + 0.5).astype(dtype)
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(out[:, :, ::-1]))
+    if not ok:
+        raise RelightError(f"{p}: OpenCV could not encode the image")
+    atomic_write_bytes(p, buf.tobytes())
+    return p
