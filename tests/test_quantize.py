@@ -12,8 +12,9 @@ import relightcli
 from relightcli import RelightError, model_info
 from relightcli.assets import default_weights, samples
 from relightcli.cli import app
-from relightcli.inference.engine import Relighter, make_input, optimize_for_inference, resolve_precision
+from relightcli.inference.engine import Relighter, optimize_for_inference, resolve_precision
 from relightcli.inference.quantize import MIN_PSNR_DB, QuietInt8, calibration_inputs, int8_available, quantize_int8
+from relightcli.inference.tensors import make_input
 from relightcli.io import read_depth, read_image
 
 pytestmark = pytest.mark.skipif(not int8_available(), reason="this PyTorch build has no oneDNN int8 engine")

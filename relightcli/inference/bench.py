@@ -33,8 +33,9 @@ from ..hardware import cpu_capabilities
 from ..models import IN_CHANNELS, create_model
 from ..models.summary import count_flops
 from .cpualloc import release_freed_memory, retain_freed_memory, retaining_freed_memory
-from .engine import _DTYPES, CompiledModel, casts_weights, cpu_bf16_note, optimize_for_inference, pad_to_multiple
+from .engine import _DTYPES, CompiledModel, casts_weights, cpu_bf16_note, optimize_for_inference
 from .fusion import FusedConv
+from .tensors import pad_to_multiple
 
 
 @dataclass

@@ -17,10 +17,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RelightError, first_line
@@ -29,6 +27,7 @@ from ..models import ModelInfo
 from .cpualloc import retain_freed_memory
 from .fusion import fuse_conv_pointwise
 from .largeimage import run_tiled, upsample_relighting, working_size
+from .tensors import make_input, pad_to_multiple, resize
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -101,16 +100,6 @@ def resolve_precision(spec: str, device: torch.device, info: ModelInfo, many: bo
     if spec == "bf16" and device.type == "cpu" and not cpu_capabilities().bf16_ok():
         raise RelightError(cpu_bf16_note() or "--precision bf16: not available on this CPU")
     return spec
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad ``(B, C, H, W)`` at the bottom/right to multiples of ``multiple`` (reflection; replicate if too small)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not ph and not pw:
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 def weights_dtype(model: nn.Module) -> torch.dtype:
@@ -218,27 +207,6 @@ class CompiledModel(nn.Module):
             raise RelightError(f"torch.compile failed ({first_line(exc)}); run without --compile") from None
 
 
-def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    h, w = size
-    if arr.shape[:2] == (h, w):
-        return arr
-    shrink = h * w < arr.shape[0] * arr.shape[1]
-    return cv2.resize(arr, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-def make_input(src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> torch.Tensor:
-    """Stack the model input ``(1, 8, H, W)``: source RGB, guide RGB, source depth, guide depth.
-
-    Arrays are float ``(H, W, 3)`` RGB in [0, 1] and ``(H, W)`` depth (in [0, 1] once normalised; raw depth as it
-    is); the guide and its depth are resized to the source's size.
-    """
-    size = src.shape[:2]
-    guide = np.clip(_resize(guide, size), 0.0, 1.0)
-    guide_depth = _resize(guide_depth, size)  # in [0, 1] unless --raw-depth keeps a file's own values
-    stacked = np.concatenate([src, guide, src_depth[:, :, None], guide_depth[:, :, None]], axis=2)
-    return torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1), dtype=np.float32))[None]
-
-
 @dataclass
 class Relighter:
     """Runs a registry model on 8-channel inputs of any size, on the chosen device and precision.
@@ -341,7 +309,7 @@ class Relighter:
         h, w = src.shape[:2]
         if self.max_side and max(h, w) > self.max_side:
             size = working_size(h, w, self.max_side)
-            small_src, small_depth = _resize(src, size), _resize(src_depth, size)
+            small_src, small_depth = resize(src, size), resize(src_depth, size)
             out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth)
             return upsample_relighting(src, small_src, out_small)
         return self._relight_at_size(src, src_depth, guide, guide_depth)

@@ -43,7 +43,7 @@ def calibration_inputs(size: int = CALIBRATION_SIZE) -> list[torch.Tensor]:
     from ..assets import preset, samples
     from ..data.vidit import SETTINGS
     from ..io import read_depth, read_image
-    from .engine import make_input
+    from .tensors import make_input
 
     def load(image, depth) -> tuple[np.ndarray, np.ndarray]:
         rgb, d = read_image(image).rgb, read_depth(depth)
@@ -99,7 +99,7 @@ def quantize_int8(
     if not int8_available():
         raise Int8Unsuitable("this PyTorch has no oneDNN int8 engine")
     torch.backends.quantized.engine = "onednn"  # process-wide: the int8 kernels oneDNN runs on AVX2 and newer
-    from .engine import pad_to_multiple
+    from .tensors import pad_to_multiple
 
     info = model.relight_info
     calibration = [pad_to_multiple(x, info.size_multiple) for x in (calibration or calibration_inputs())]
