@@ -16,6 +16,7 @@ from .options import (
     DepthModelOpt,
     DeviceOpt,
     FlipOpt,
+    FullResOpt,
     MaxSideOpt,
     ModelOpt,
     OverlapOpt,
@@ -26,6 +27,7 @@ from .options import (
     depth_estimator,
     load_relighter,
 )
+from .progress import relighting_progress
 
 
 @app.command(
@@ -67,8 +69,12 @@ def apply(
     tile: TileOpt = None,
     tile_overlap: OverlapOpt = 32,
     max_side: MaxSideOpt = None,
+    full_res: FullResOpt = False,
     compile_model: CompileOpt = False,
     flip_ensemble: FlipOpt = None,
+    jpeg_quality: Annotated[
+        int, typer.Option("--jpeg-quality", min=1, max=100, help="Quality of a .jpg output (1-100).")
+    ] = 95,
     pairs: Annotated[
         Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
     ] = None,
@@ -89,6 +95,10 @@ def apply(
     from ..inference.apply import parse_apply_paths
 
     paths = paths or []
+    if full_res:
+        if max_side not in (None, 0):
+            raise RelightError(f"--full-res and --max-side {max_side} exclude each other")
+        max_side = 0
     load = dict(
         weights=weights,
         model=model,
@@ -114,7 +124,8 @@ def apply(
     estimator = depth_estimator(depth_model, device, precision) if inputs.estimates else None
     relighter = load_relighter(**load)
     start = time.perf_counter()
-    with err_console.status(f"Relighting {escape(str(inputs.src))} on {relighter.device} ({relighter.precision}) ..."):
+    with relighting_progress(f"relighting {inputs.src.name} on {relighter.device} ({relighter.precision})") as progress:
+        relighter.on_progress = progress
         out = relight_files(
             relighter,
             inputs.src,
@@ -125,6 +136,7 @@ def apply(
             raw_depth=raw_depth,
             estimator=estimator,
             save_depth=save_depth,
+            jpeg_quality=jpeg_quality,
         )
     estimated = " (depth estimated)" if estimator is not None else ""
     flip = ", flip ensemble" if relighter.flip_ensemble else ""

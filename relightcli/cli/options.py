@@ -43,7 +43,16 @@ PrecisionOpt = Annotated[
 TileOpt = Annotated[int | None, typer.Option("--tile", help="Run in overlapping tiles of this side (pixels).")]
 OverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Pixels shared by neighbouring tiles.")]
 MaxSideOpt = Annotated[
-    int | None, typer.Option("--max-side", help="Relight at this working size, carry it to full resolution.")
+    int | None,
+    typer.Option(
+        "--max-side",
+        help="Relight at this working size (longer side) and carry it to full resolution; 0: every pixel. "
+        "Default: 2048 for larger images, full resolution below.",
+        show_default=False,
+    ),
+]
+FullResOpt = Annotated[
+    bool, typer.Option("--full-res", help="Relight every pixel (same as --max-side 0); in tiles if memory is short.")
 ]
 FlipOpt = Annotated[
     bool | None,
@@ -81,8 +90,8 @@ def load_relighter(
 
     if tile is not None and tile <= 2 * tile_overlap:
         raise RelightError(f"--tile {tile} must be larger than twice --tile-overlap {tile_overlap}")
-    if max_side is not None and max_side < 16:
-        raise RelightError(f"--max-side {max_side}: must be at least 16")
+    if (max_side is not None and 0 < max_side < 16) or (max_side or 0) < 0:
+        raise RelightError(f"--max-side {max_side}: must be 0 (full resolution) or at least 16")
 
     if weights is None:
         from ..assets import default_weights

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import RelightError
-from ..io import RGBImage, read_depth_of, read_image, write_depth, write_image
+from ..io import JPEG_QUALITY, RGBImage, read_depth_of, read_image, write_depth, write_image
 
 if TYPE_CHECKING:
     import numpy as np
@@ -137,13 +137,14 @@ def relight_files(
     raw_depth: bool = False,
     estimator: DepthEstimator | None = None,
     save_depth: PathLike | None = None,
+    jpeg_quality: int = JPEG_QUALITY,
 ) -> Path:
     """Relight ``src`` under ``guide``'s lighting and write the result; returns the output path.
 
     A depth given as ``None`` is estimated from its photo by ``estimator`` (`relightcli.depth.DepthEstimator`).
     The output has the source's size, upright (EXIF orientation applied, no orientation tag written); it is
-    16-bit PNG when the source was 16-bit, else 8-bit. It is written to a temporary file and renamed, so a failure
-    leaves nothing behind.
+    16-bit PNG when the source was 16-bit, else 8-bit (a ``.jpg`` at ``jpeg_quality``). It is written to a
+    temporary file and renamed, so a failure leaves nothing behind.
     """
     out = Path(output) if output is not None else default_output(src)
     inputs = [Path(p) for p in (src, src_depth, guide, guide_depth) if p is not None]
@@ -154,4 +155,4 @@ def relight_files(
     source_depth = depth_for(source, src, src_depth, **options)
     guide_d = depth_for(guide_img, guide, guide_depth, **options)
     result = relighter.relight(source.rgb, source_depth, guide_img.rgb, guide_d)
-    return write_image(out, result, bit_depth=source.bit_depth)
+    return write_image(out, result, bit_depth=source.bit_depth, jpeg_quality=jpeg_quality)

@@ -26,10 +26,15 @@ from ..hardware import cpu_capabilities
 from ..models import ModelInfo
 from .cpualloc import retain_freed_memory
 from .fusion import fuse_conv_pointwise
-from .largeimage import run_tiled, upsample_relighting, working_size
+from .largeimage import run_tiled, tiles_needed, upsample_relighting, working_size
+from .memory import HEADROOM, MemoryModel, available_bytes, fit_memory_model
 from .tensors import make_input, pad_to_multiple, resize
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+AUTO_MAX_SIDE = 2048
+"""By default an image whose longer side exceeds this is relit at this working size (docs/speed.md, Large photos)."""
+CHECK_ABOVE_PIXELS = 2**21
+"""Passes larger than this (2 MP) have their peak memory estimated against what the device can give."""
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -217,6 +222,15 @@ class Relighter:
     ``None`` (default) follows the checkpoint (`load_model` reads what `relight export --flip-ensemble`
     recorded), else off.
 
+    Large photos: ``max_side=None`` (default) relights an image whose longer side exceeds `AUTO_MAX_SIDE` at
+    that working size and carries the result to full resolution (`largeimage.upsample_relighting`), which
+    measured as good as a full-resolution pass at a fraction of its time and memory (docs/speed.md); ``0``
+    relights every pixel; ``N`` works at ``N``. Before a pass of more than `CHECK_ABOVE_PIXELS` pixels its peak
+    memory is estimated (`memory.fit_memory_model`, once per Relighter) and compared with what the device can
+    give: a working size that would not fit is lowered, and a full-resolution pass that would not fit runs in
+    tiles that do, each said in one line (``memory_check=False`` skips this). ``on_progress(done, total)``
+    hears of every pass (two with the flip ensemble, one per tile).
+
     On a CPU, ``retain_memory`` (default) makes the process keep freed memory for reuse
     (`relightcli.inference.cpualloc.retain_freed_memory`, process-wide): 1024x1024 passes run 1.2x (S3Net) to 2.2x
     (MPRNet) faster, for 6-36% more resident memory.
@@ -238,9 +252,14 @@ class Relighter:
     on_message: Callable[[str], None] | None = None
     many: bool = False
     flip_ensemble: bool | None = None
+    on_progress: Callable[[int, int], None] | None = None
+    memory_check: bool = True
 
     def __post_init__(self) -> None:
         self.info: ModelInfo = self.model.relight_info
+        self._memory: MemoryModel | bool | None = False  # False: not fitted yet
+        self._said_working_size = False
+        self._steps = (0, 0)  # passes done, passes in this image (for on_progress)
         if self.flip_ensemble is None:
             self.flip_ensemble = getattr(self.model, "relight_inference", {}).get("flip_ensemble", False)
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
@@ -287,6 +306,14 @@ class Relighter:
         return (self._run_once(x) + self._run_once(x.flip(-1)).flip(-1)) / 2
 
     def _run_once(self, x: torch.Tensor) -> torch.Tensor:
+        y = self._forward(x)
+        done, total = self._steps
+        self._steps = (done + 1, total)
+        if self.on_progress and total:
+            self.on_progress(done + 1, total)
+        return y
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device)
         if self.optimize:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -307,21 +334,86 @@ class Relighter:
         resolution (`largeimage.upsample_relighting`); with ``tile`` larger inputs run in overlapping tiles.
         """
         h, w = src.shape[:2]
-        if self.max_side and max(h, w) > self.max_side:
-            size = working_size(h, w, self.max_side)
+        size, tile = self.plan(h, w)
+        if size != (h, w):
             small_src, small_depth = resize(src, size), resize(src_depth, size)
-            out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth)
+            out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth, tile)
             return upsample_relighting(src, small_src, out_small)
-        return self._relight_at_size(src, src_depth, guide, guide_depth)
+        return self._relight_at_size(src, src_depth, guide, guide_depth, tile)
+
+    def plan(self, h: int, w: int) -> tuple[tuple[int, int], int | None]:
+        """``((height, width), tile)`` of the pass an ``h`` x ``w`` image gets: the working size (the image's own
+        for full resolution) and the tile side (None: whole), after the memory check."""
+        longer, tile = max(h, w), self.tile
+        side = AUTO_MAX_SIDE if self.max_side is None else self.max_side
+        size = working_size(h, w, side) if side and longer > side else (h, w)
+        if self.max_side is None and size != (h, w) and not self._said_working_size:
+            self._said_working_size = True
+            self._say(
+                f"{w}x{h} is relit at {size[1]}x{size[0]} and carried to full resolution "
+                "(--full-res relights every pixel)"
+            )
+        if tile or not self.memory_check or size[0] * size[1] <= CHECK_ABOVE_PIXELS:
+            return size, tile
+        model = self.memory_model()
+        if model is None:
+            return size, tile
+        budget = HEADROOM * available_bytes(self.device)
+        if model.peak(*size) <= budget:
+            return size, tile
+        fits = model.largest_side(budget) // 32 * 32
+        gib = f"{model.peak(*size) / 2**30:.1f} GB"
+        room = f"{budget / 2**30:.1f} GB"
+        if fits < 128:
+            raise RelightError(
+                f"a {size[1]}x{size[0]} pass needs about {gib} and {room} is free on {self.device}; "
+                "free memory or use --device cpu"
+            )
+        if size == (h, w):  # a full-resolution pass keeps its resolution, in tiles
+            self._say(f"a {size[1]}x{size[0]} pass needs about {gib}, {room} is free: running it in {fits}px tiles")
+            return size, fits
+        smaller = working_size(h, w, fits)
+        self._say(
+            f"a {size[1]}x{size[0]} pass needs about {gib}, {room} is free: relit at {smaller[1]}x{smaller[0]} "
+            "instead (--full-res runs every pixel, in tiles)"
+        )
+        return smaller, tile
+
+    def memory_model(self) -> MemoryModel | None:
+        """This model's `memory.MemoryModel` on its device and precision, fitted once (None where the peak cannot
+        be measured, or with ``compile``, whose new sizes would recompile)."""
+        if self._memory is False:
+            self._memory = None
+            if not self.compile:
+                steps, self._steps = self._steps, (0, 0)  # probes are not the image's passes
+                rng = np.random.default_rng(0)
+
+                def relight_at(h: int, w: int) -> None:  # the whole pass: input stack, ensemble, output
+                    rgb, depth = rng.random((h, w, 3), dtype=np.float32), rng.random((h, w), dtype=np.float32)
+                    self._relight_at_size(rgb, depth, rgb, depth)
+
+                self._memory = fit_memory_model(relight_at, self.device)
+                self._steps = steps
+        return self._memory
 
     def _relight_at_size(
-        self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray
+        self,
+        src: np.ndarray,
+        src_depth: np.ndarray,
+        guide: np.ndarray,
+        guide_depth: np.ndarray,
+        tile: int | None = None,
     ) -> np.ndarray:
         x = make_input(src, src_depth, guide, guide_depth)
-        if self.tile and max(x.shape[-2:]) > self.tile:
-            y = run_tiled(self.run, x, self.tile, self.tile_overlap, on_retry=self._say_retry)
+        passes = 2 if self.flip_ensemble else 1
+        h, w = x.shape[-2:]
+        if tile and max(h, w) > tile:
+            self._steps = (0, passes * tiles_needed(h, w, tile, self.tile_overlap))
+            y = run_tiled(self.run, x, tile, self.tile_overlap, on_retry=self._say_retry)
         else:
+            self._steps = (0, passes)
             y = self.run(x)
+        self._steps = (0, 0)
         return y[0].permute(1, 2, 0).numpy()
 
     def _say(self, message: str | None) -> None:

@@ -73,6 +73,12 @@ def run_tiled(
                 on_retry(tile)
 
 
+def tiles_needed(h: int, w: int, tile: int, overlap: int) -> int:
+    """How many tiles `run_tiled` runs over an ``h`` x ``w`` input."""
+    th, tw = min(tile, h), min(tile, w)
+    return len(_starts(h, th, th - overlap)) * len(_starts(w, tw, tw - overlap))
+
+
 def _tiled_once(
     run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, th: int, tw: int, overlap: int
 ) -> torch.Tensor:

@@ -13,11 +13,12 @@ from .depthmaps import (
     write_depth,
     write_depth_preview,
 )
-from .images import IMAGE_WRITE_EXTS, MAX_PIXELS, RGBImage, apply_orientation, read_image, write_image
+from .images import IMAGE_WRITE_EXTS, JPEG_QUALITY, MAX_PIXELS, RGBImage, apply_orientation, read_image, write_image
 
 __all__ = [
     "FAR_RATIO",
     "IMAGE_WRITE_EXTS",
+    "JPEG_QUALITY",
     "MAX_PIXELS",
     "RGBImage",
     "apply_orientation",

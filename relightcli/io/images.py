@@ -26,6 +26,8 @@ MAX_PIXELS = int(os.environ.get("RELIGHT_MAX_PIXELS", 16384 * 16384))
 """Images whose header claims more pixels than this are refused before decoding (env ``RELIGHT_MAX_PIXELS``)."""
 
 IMAGE_WRITE_EXTS = (".png", ".jpg", ".jpeg")
+JPEG_QUALITY = 95
+"""Default quality of JPEG output (OpenCV's own default is 95 too; said here so the CLI and API agree)."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,13 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), bits)
 
 
-def write_image(path: str | os.PathLike[str], rgb: np.ndarray, *, bit_depth: int = 8) -> Path:
-    """Write float RGB in [0, 1] ``(H, W, 3)`` atomically as 8-bit (or 16-bit PNG) PNG/JPEG; returns the path."""
+def write_image(
+    path: str | os.PathLike[str], rgb: np.ndarray, *, bit_depth: int = 8, jpeg_quality: int = JPEG_QUALITY
+) -> Path:
+    """Write float RGB in [0, 1] ``(H, W, 3)`` atomically as 8-bit (or 16-bit PNG) PNG/JPEG; returns the path.
+
+    JPEGs are written at ``jpeg_quality`` (1-100), upright (the orientation was applied on reading) and without
+    EXIF, so no viewer rotates them twice."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in IMAGE_WRITE_EXTS:
@@ -147,7 +154,10 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray, *, bit_depth: int
         bit_depth = 8
     scale, dtype = (65535.0, np.uint16) if bit_depth == 16 else (255.0, np.uint8)
     out = (np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0) * scale + 0.5).astype(dtype)
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(out[:, :, ::-1]))
+    if not 1 <= jpeg_quality <= 100:
+        raise RelightError(f"JPEG quality {jpeg_quality}: expected 1-100")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if ext in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(out[:, :, ::-1]), params)
     if not ok:
         raise RelightError(f"{p}: OpenCV could not encode the image")
     atomic_write_bytes(p, buf.tobytes())
