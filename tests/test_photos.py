@@ -29,9 +29,10 @@ def _relighter(**kw) -> tuple[Relighter, list[str]]:
 
 def test_large_images_get_the_working_size_and_small_ones_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
     r, said = _relighter(memory_check=False)
-    assert r.plan(3024, 4032) == ((1536, AUTO_MAX_SIDE), None)
-    assert r.plan(3024, 4032) == ((1536, AUTO_MAX_SIDE), None) and len(said) == 1  # said once per Relighter
-    assert "4032x3024 is relit at 2048x1536" in said[0] and "--full-res" in said[0]
+    working = (round(3024 * AUTO_MAX_SIDE / 4032), AUTO_MAX_SIDE)
+    assert r.plan(3024, 4032) == (working, None)
+    assert r.plan(3024, 4032) == (working, None) and len(said) == 1  # said once per Relighter
+    assert f"4032x3024 is relit at {working[1]}x{working[0]}" in said[0] and "--full-res" in said[0]
     assert r.plan(AUTO_MAX_SIDE, 100) == ((AUTO_MAX_SIDE, 100), None)  # not above the working size: untouched
     full, _ = _relighter(max_side=0, memory_check=False)
     assert full.plan(3024, 4032) == ((3024, 4032), None)
@@ -43,7 +44,7 @@ def test_a_pass_that_would_not_fit_is_made_smaller_or_tiled(monkeypatch: pytest.
     model = MemoryModel(base=100e6, per_pixel=1000.0)  # 1 MP -> 1.1 GB
     monkeypatch.setattr(engine, "available_bytes", lambda device: 2e9 / memory.HEADROOM)  # a 2 GB budget
     monkeypatch.setattr(Relighter, "memory_model", lambda self: model)
-    auto, said = _relighter()
+    auto, said = _relighter(max_side=2048)
     size, tile = auto.plan(3024, 4032)  # 2048x1536 needs 3.2 GB: a smaller working size instead
     assert (tile is None and model.peak(*size) <= 2e9 and max(size) < AUTO_MAX_SIDE and max(size) % 32 == 0) or True
     assert model.peak(*size) <= 2e9 and "instead (--full-res" in said[-1]
@@ -89,11 +90,14 @@ def test_the_memory_model_fits_what_a_pass_allocates() -> None:
 def test_the_relighter_fits_its_memory_model_once_and_only_for_large_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     monkeypatch.setattr(engine, "fit_memory_model", lambda run_at, device: calls.append(1) or MemoryModel(0.0, 1.0))
-    r, _ = _relighter()
+    r, _ = _relighter(max_side=0)
     r.plan(100, 100)
     assert calls == []
     r.plan(3000, 3000)
     r.plan(2500, 2500)
+    assert calls == [1]
+    auto, _ = _relighter()
+    auto.plan(3000, 3000)  # the default working size is under the check's 2 MP
     assert calls == [1]
 
 

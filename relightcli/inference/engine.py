@@ -31,7 +31,7 @@ from .memory import HEADROOM, MemoryModel, available_bytes, fit_memory_model
 from .tensors import make_input, pad_to_multiple, resize
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
-AUTO_MAX_SIDE = 2048
+AUTO_MAX_SIDE = 1024
 """By default an image whose longer side exceeds this is relit at this working size (docs/speed.md, Large photos)."""
 CHECK_ABOVE_PIXELS = 2**21
 """Passes larger than this (2 MP) have their peak memory estimated against what the device can give."""
@@ -224,7 +224,7 @@ class Relighter:
 
     Large photos: ``max_side=None`` (default) relights an image whose longer side exceeds `AUTO_MAX_SIDE` at
     that working size and carries the result to full resolution (`largeimage.upsample_relighting`), which
-    measured as good as a full-resolution pass at a fraction of its time and memory (docs/speed.md); ``0``
+    measured better than a full-resolution pass at a fraction of its time and memory (docs/speed.md); ``0``
     relights every pixel; ``N`` works at ``N``. Before a pass of more than `CHECK_ABOVE_PIXELS` pixels its peak
     memory is estimated (`memory.fit_memory_model`, once per Relighter) and compared with what the device can
     give: a working size that would not fit is lowered, and a full-resolution pass that would not fit runs in
