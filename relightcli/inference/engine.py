@@ -367,7 +367,7 @@ class Relighter:
         if fits < 128:
             raise RelightError(
                 f"a {size[1]}x{size[0]} pass needs about {gib} and {room} is free on {self.device}; "
-                "free memory or use --device cpu"
+                + ("use --device cpu" if self.device.type == "cuda" else "close other programs and retry")
             )
         if size == (h, w):  # a full-resolution pass keeps its resolution, in tiles
             self._say(f"a {size[1]}x{size[0]} pass needs about {gib}, {room} is free: running it in {fits}px tiles")
