@@ -40,7 +40,7 @@ print(json.dumps({"faults": faults, "retaining": cpualloc.retaining_freed_memory
 
 @functools.cache
 def _probe(mode: str, **env: str) -> dict:
-    """The probe's result in a fresh interpreter (each mode once per test session: the tests share glibc's)."""
+    """The probe's result in a fresh interpreter, each mode run once per pytest run."""
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True, env={**os.environ, **env}
     )

@@ -117,3 +117,35 @@ def test_apply_full_res_jpeg_quality_and_their_errors(tmp_path: Path, tiny_ckpt:
     assert both.exit_code == 1 and "exclude each other" in both.stderr and not (tmp_path / "x.png").exists()
     bad = runner.invoke(app, [*base, "--jpeg-quality", "0", "-o", str(tmp_path / "y.jpg")])
     assert bad.exit_code != 0 and not (tmp_path / "y.jpg").exists()
+
+
+def test_the_cuda_branch_reads_the_allocator_and_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: the CUDA calls are stood in for, to check what the branch does with their answers."""
+    allocated = {"now": 100, "peak": 100}
+
+    def fake_pass() -> None:
+        allocated["peak"] = allocated["now"] + 5000
+
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: allocated["now"])
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: allocated.update(peak=100))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: allocated["peak"])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (7 * 2**30, 80 * 2**30))
+    cuda = torch.device("cuda", 0)
+    assert measure_peak(fake_pass, cuda) == 5000.0
+    assert memory.available_bytes(cuda) == 7 * 2**30
+
+
+def test_version_line_names_the_cpu_kind_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from relightcli import hardware
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    zen5 = frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16"})
+    for flags, expected in ((zen5, "AVX512-BF16: native bf16"), (frozenset({"avx2", "fma"}), "AVX2, no native bf16")):
+        monkeypatch.setattr(hardware, "_read_cpuinfo", lambda flags=flags: ("Some CPU", flags))
+        line = hardware.machine_summary()
+        assert line.startswith("relight ") and "CPU Some CPU" in line and expected in line
+    monkeypatch.setattr(hardware, "_read_cpuinfo", lambda: ("Some CPU", zen5))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN's cap: the fast paths see an AVX2 CPU
+    assert "AVX2, no native bf16" in hardware.machine_summary()
