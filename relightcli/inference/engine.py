@@ -330,8 +330,9 @@ class Relighter:
     def relight(self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> np.ndarray:
         """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1].
 
-        With ``max_side`` a larger source is relit at that working size and the result carried to full
-        resolution (`largeimage.upsample_relighting`); with ``tile`` larger inputs run in overlapping tiles.
+        A source larger than the working size (``max_side``, by default `AUTO_MAX_SIDE`) is relit at that size
+        and the result carried to full resolution (`largeimage.upsample_relighting`); with ``tile``, or when the
+        memory check asks for it, larger inputs run in overlapping tiles (`plan` decides).
         """
         h, w = src.shape[:2]
         size, tile = self.plan(h, w)
