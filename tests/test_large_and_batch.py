@@ -282,3 +282,17 @@ def test_torchrun_relights_a_pair_folder_across_ranks(pairs: Path, tiny_ckpt: Pa
     assert sorted(p.name for p in out.iterdir()) == [f"Pair00{i}.png" for i in range(5)]
     counts = sorted(int(line.split("relit ")[1].split(",")[0]) for line in proc.stdout.splitlines() if "relit " in line)
     assert counts == [2, 3]  # 5 pairs split between the two ranks, each written once
+
+
+def test_each_torchrun_rank_takes_its_own_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from relightcli.inference.batch import rank_device
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert rank_device("auto") == "cuda:1" and rank_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert rank_device("auto") == "auto"  # no GPU: the engine's own choice
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert rank_device("auto") == "auto"  # not under torchrun

@@ -159,11 +159,10 @@ def _apply_batch(
     depth_opts: dict[str, Any],
 ) -> None:
     """``relight apply --pairs DIR`` / ``--src-dir DIR``: the model loaded once, failures reported at the end."""
-    import os
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..inference.batch import folder_jobs, pair_jobs, run_jobs, shard
+    from ..inference.batch import folder_jobs, pair_jobs, rank_device, run_jobs, shard
 
     if pairs is not None and src_dir is not None:
         raise RelightError("give either --pairs or --src-dir, not both")
@@ -185,12 +184,7 @@ def _apply_batch(
                 raise RelightError(f"{p}: file not found")
         jobs = folder_jobs(src_dir, guide, guide_depth, output)
     jobs = shard(jobs)
-    device = load["device"]
-    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch
-
-        if torch.cuda.is_available():
-            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    device = rank_device(load["device"])
     estimator = None
     if any(j.src_depth is None or j.guide_depth is None for j in jobs):
         try:

@@ -87,6 +87,17 @@ def shard(jobs: list[Job]) -> list[Job]:
     return jobs[rank::world] if world > 1 else jobs
 
 
+def rank_device(device: str) -> str:
+    """The device for this process: under torchrun (``WORLD_SIZE`` > 1) ``auto`` means this rank's own GPU
+    (``cuda:LOCAL_RANK``) when there are GPUs; otherwise ``device`` as given."""
+    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return device
+
+
 def run_jobs(
     relighter: Relighter,
     jobs: list[Job],
