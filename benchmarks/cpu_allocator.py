@@ -31,8 +31,8 @@ def child(model_name: str, size: int, passes: int, path: str, retain: bool) -> N
     import torch
 
     import relightcli as rc
-    from relightcli.inference.bench import peak_rss_mb
     from relightcli.inference.engine import Relighter
+    from relightcli.inference.memory import peak_rss_mb
     from relightcli.models import IN_CHANNELS
 
     torch.manual_seed(0)

@@ -205,7 +205,7 @@ def _nvidia_driver() -> str | None:
 def machine_summary() -> str:
     """One line for ``relight --version``: this package's and torch's versions, the CPU (model, cores, the ISA
     the fast paths key on, after ``ONEDNN_MAX_CPU_ISA``) and whether an NVIDIA driver is loaded. Reads package
-    metadata and ``/proc`` only, so it costs no torch import (about 0.1 s instead of 2 s or more)."""
+    metadata and ``/proc`` only, so it costs no torch import (``relight --version`` took 0.36 s on a 2-core EPYC)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__

@@ -116,7 +116,8 @@ def test_apply_full_res_jpeg_quality_and_their_errors(tmp_path: Path, tiny_ckpt:
     both = runner.invoke(app, [*base, "--full-res", "--max-side", "64", "-o", str(tmp_path / "x.png")])
     assert both.exit_code == 1 and "exclude each other" in both.stderr and not (tmp_path / "x.png").exists()
     bad = runner.invoke(app, [*base, "--jpeg-quality", "0", "-o", str(tmp_path / "y.jpg")])
-    assert bad.exit_code != 0 and not (tmp_path / "y.jpg").exists()
+    assert bad.exit_code == 1 and bad.stderr.strip().splitlines() == ["error: --jpeg-quality 0: expected 1-100"]
+    assert not (tmp_path / "y.jpg").exists()
 
 
 def test_the_cuda_branch_reads_the_allocator_and_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,9 +72,7 @@ def apply(
     full_res: FullResOpt = False,
     compile_model: CompileOpt = False,
     flip_ensemble: FlipOpt = None,
-    jpeg_quality: Annotated[
-        int, typer.Option("--jpeg-quality", min=1, max=100, help="Quality of a .jpg output (1-100).")
-    ] = 95,
+    jpeg_quality: Annotated[int, typer.Option("--jpeg-quality", help="Quality of a .jpg output (1-100).")] = 95,
     pairs: Annotated[
         Path | None, typer.Option("--pairs", help="Relight a VIDIT pair folder (input/, guide/) into -o OUTDIR.")
     ] = None,
@@ -95,6 +93,8 @@ def apply(
     from ..inference.apply import parse_apply_paths
 
     paths = paths or []
+    if not 1 <= jpeg_quality <= 100:
+        raise RelightError(f"--jpeg-quality {jpeg_quality}: expected 1-100")
     if full_res:
         if max_side not in (None, 0):
             raise RelightError(f"--full-res and --max-side {max_side} exclude each other")

@@ -20,11 +20,9 @@ emulated bf16 matmul is no limit of the machine (and on an AVX2 CPU takes minute
 
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
@@ -35,6 +33,7 @@ from ..models.summary import count_flops
 from .cpualloc import release_freed_memory, retain_freed_memory, retaining_freed_memory
 from .engine import _DTYPES, CompiledModel, casts_weights, cpu_bf16_note, optimize_for_inference
 from .fusion import FusedConv
+from .memory import peak_rss_mb, reset_peak_rss
 from .tensors import pad_to_multiple
 
 
@@ -135,25 +134,6 @@ def check_precision(device: torch.device, precision: str) -> None:
         raise RelightError(cpu_bf16_note() or "--precision bf16: not available on this CPU")
 
 
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set in MiB (Linux ``VmHWM``, else ``ru_maxrss``)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def bench_model(
     name: str,
     device: torch.device,
@@ -234,7 +214,7 @@ def bench_model(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     else:
-        _reset_peak_rss()
+        reset_peak_rss()
     times = [_timed(run, device) for _ in range(repeats)]
     if device.type == "cuda":
         memory, kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda max allocated"

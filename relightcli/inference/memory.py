@@ -12,6 +12,7 @@ compares the two before a large pass, so that a pass that would be killed is nev
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,8 @@ HEADROOM = 0.8
 """Fraction of the available memory a pass may plan to use: the rest is for the images and the OS."""
 MARGIN = 1.5
 """The fitted line times this: passes at 256 and 512 under-predict larger ones (the shipped model on an AVX2 EPYC:
-by 7% at 768x768, 18% at 1024, 27% at 1536 and 29% at 2048; `benchmarks/resolution.py --memory-sizes`), so the
-estimate errs on the safe side: a pass planned to fit does."""
+by 7% at 768x768, 18% at 1024, 27% at 1536 and 29% at 2048). With the margin the estimate was +29% to -16% of
+the measured peak from 768 to 3072 (`benchmarks/resolution.py --memory-sizes`); `HEADROOM` covers the rest."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,21 @@ def _status_kb(key: str) -> int | None:
     return None
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident set to the current one (Linux ``clear_refs``); False where it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set in MiB (Linux ``VmHWM``, else ``ru_maxrss``)."""
+    kb = _status_kb("VmHWM")
+    return kb / 1024 if kb is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure_peak(run: Callable[[], object], device: torch.device) -> float | None:
     """Bytes ``run()`` needs above what is in use before it (None where this platform cannot tell)."""
     if device.type == "cuda":
@@ -66,9 +82,7 @@ def measure_peak(run: Callable[[], object], device: torch.device) -> float | Non
         torch.cuda.synchronize(device)
         return float(torch.cuda.max_memory_allocated(device) - before)
     release_freed_memory()  # so that freed pages kept for reuse do not hide what the pass needs
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
-    except OSError:
+    if not reset_peak_rss():
         return None
     before = _status_kb("VmRSS")
     run()
