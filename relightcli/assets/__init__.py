@@ -63,7 +63,7 @@ def preset(spec: str | Setting) -> tuple[Path, Path]:
 
 
 def preset_names() -> list[str]:
-    return [f"{s.temperature}K/{s.direction}" for s in SETTINGS]
+    return [s.preset for s in SETTINGS]
 
 
 def default_weights() -> Path:

@@ -17,6 +17,18 @@ TEMPERATURES: tuple[int, ...] = (2500, 3500, 4500, 5500, 6500)
 DIRECTIONS: tuple[str, ...] = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 MIRRORED_DIRECTION = {"N": "N", "NE": "NW", "E": "W", "SE": "SW", "S": "S", "SW": "SE", "W": "E", "NW": "NE"}
 """Direction labels after a left-right flip of an image whose camera looks north."""
+TEMPERATURE_WORDS = {2500: "warm", 3500: "warm white", 4500: "neutral white", 5500: "daylight", 6500: "cool daylight"}
+DIRECTION_WORDS = {
+    "N": "from behind the scene, towards the camera (back light)",
+    "NE": "from behind the scene, on the right",
+    "E": "from the right",
+    "SE": "from the right, behind the camera",
+    "S": "from behind the camera (front light)",
+    "SW": "from the left, behind the camera",
+    "W": "from the left",
+    "NW": "from behind the scene, on the left",
+}
+"""Where each direction's light comes from in the picture: the camera looks north, east is the image's right."""
 
 
 @dataclass(frozen=True, order=True)
@@ -38,12 +50,21 @@ class Setting:
         """Azimuth of the light in degrees, clockwise from north (N = 0, E = 90)."""
         return 45.0 * DIRECTIONS.index(self.direction)
 
+    def describe(self) -> str:
+        """The setting in words, e.g. ``3500 K (warm white), light from the left`` for ``3500_W``."""
+        return f"{self.temperature} K ({TEMPERATURE_WORDS[self.temperature]}), light {DIRECTION_WORDS[self.direction]}"
+
+    @property
+    def preset(self) -> str:
+        """The ``--light`` spelling, ``3500K/W``."""
+        return f"{self.temperature}K/{self.direction}"
+
     @classmethod
     def parse(cls, text: str) -> Setting:
         """``"3500_NW"``, ``"3500K/NW"`` or ``"3500/nw"``."""
         m = re.fullmatch(r"\s*(\d{4})\s*[kK]?\s*[_/ ]\s*([NnSsEeWw]{1,2})\s*", text)
         if not m or int(m[1]) not in TEMPERATURES or m[2].upper() not in DIRECTIONS:
-            valid = ", ".join(f"{s.temperature}K/{s.direction}" for s in SETTINGS)
+            valid = ", ".join(s.preset for s in SETTINGS)
             raise RelightError(f"unknown lighting setting {text!r}; valid: {valid}")
         return cls(int(m[1]), m[2].upper())
 
