@@ -24,6 +24,7 @@ SAMPLES_DIR = ASSETS_DIR / "samples"
 PRESETS_DIR = ASSETS_DIR / "presets"
 WEIGHTS_DIR = ASSETS_DIR / "weights"
 DEFAULT_WEIGHTS_FILE = "relight-default.safetensors"
+DEFAULT_LIGHT_WEIGHTS_FILE = "light-default.safetensors"
 SAMPLE_PAIRS = ((0, 1, "2500_W", "6500_E"), (2, 3, "6500_NE", "3500_SW"), (4, 5, "4500_S", "2500_NW"))
 """(source scene, guide scene, source setting, target setting) of each bundled sample."""
 _REBUILD = "rebuild with python -m relightcli.synth.assets"
@@ -73,5 +74,17 @@ def default_weights() -> Path:
     if not path.is_file():
         raise RelightError(
             f"no default weights at {path}; pass --weights FILE.safetensors (or hf://owner/repo/file.safetensors)"
+        )
+    return path
+
+
+def default_light_weights() -> Path:
+    """Path of the shipped light estimator (``relight light``, ``--show-light``); `RelightError` if this
+    installation has none."""
+    path = WEIGHTS_DIR / DEFAULT_LIGHT_WEIGHTS_FILE
+    if not path.is_file():
+        raise RelightError(
+            f"no light estimator weights at {path}; pass --light-weights FILE.safetensors "
+            "(relight train --model light_net makes one)"
         )
     return path

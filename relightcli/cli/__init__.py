@@ -6,7 +6,7 @@ error handling, `options` the options several commands share, `tables` the table
 
 from __future__ import annotations
 
-from . import apply, bench, checkpoints, demo, depth, evaluate, models, synth, train, ui  # noqa: F401 (registration)
+from . import apply, bench, checkpoints, demo, depth, evaluate, light, models, synth, train, ui  # noqa: F401 (registration)
 from .app import app
 
 __all__ = ["app", "main"]

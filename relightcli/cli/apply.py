@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..errors import RelightError
 from .app import app, console, err_console, user_errors
+from .light import LightWeightsOpt, load_light_estimator
 from .options import (
     CompileOpt,
     DepthModelOpt,
@@ -84,6 +85,11 @@ def apply(
         Path | None, typer.Option("--guide-depth", help="Its depth (estimated when not given).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+    show_light: Annotated[
+        bool,
+        typer.Option("--show-light", help="Print the light read from the source and the guide (relight light)."),
+    ] = False,
+    light_weights: LightWeightsOpt = None,
 ) -> None:
     """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW).
 
@@ -138,12 +144,27 @@ def apply(
             save_depth=save_depth,
             jpeg_quality=jpeg_quality,
         )
+    if show_light:
+        _show_light(inputs.src, inputs.guide, light, light_weights, device)
     estimated = " (depth estimated)" if estimator is not None else ""
     flip = ", flip ensemble" if relighter.flip_ensemble else ""
     console.print(
         f"wrote {escape(str(out))} ({relighter.info.name}, {relighter.device}, {relighter.precision}{flip}, "
         f"{time.perf_counter() - start:.2f} s){estimated}"
     )
+
+
+def _show_light(src: Path, guide: Path, preset: str | None, weights: str | None, device: str) -> None:
+    """One line each: the light the estimator reads in the source and in the guide (a preset is exact)."""
+    from ..data.vidit import Setting
+    from ..io import read_image
+
+    estimator = load_light_estimator(weights, device)
+    console.print(f"source light: {escape(estimator(read_image(src).rgb).describe())}", highlight=False)
+    if preset is not None:
+        console.print(f"guide light: {escape(Setting.parse(preset).describe())} (the preset, exact)", highlight=False)
+    else:
+        console.print(f"guide light: {escape(estimator(read_image(guide).rgb).describe())}", highlight=False)
 
 
 def _apply_batch(

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..errors import RelightError
 from .app import app, console, err_console, user_errors
+from .light import LightWeightsOpt, load_light_estimator
 from .options import (
     DeviceOpt,
     FlipOpt,
@@ -62,9 +63,23 @@ def eval_cmd(
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.auto,
     flip_ensemble: FlipOpt = None,
+    light: Annotated[
+        bool,
+        typer.Option(
+            "--light",
+            help="Score the light estimator instead: direction and temperature read from each setting-named image "
+            "(accuracy, within one step, confusion matrices).",
+        ),
+    ] = False,
+    light_weights: LightWeightsOpt = None,
 ) -> None:
-    """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics."""
+    """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics, or (--light)
+    the light estimator."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if light:
+        _eval_light(data, out, light_weights, device, limit)
+        return
 
     from ..evaluation import eval_dataset, evaluate
     from ..metrics import load_lpips
@@ -132,3 +147,44 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
                 end_section=k == len(group["methods"]) - 1,
             )
     return [overall, by_change]
+
+
+def _eval_light(data: Path, out: Path, weights: str | None, device: str, limit: int | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ..light.evaluation import evaluate_light, labelled_images
+
+    labelled_images(data)  # a folder without setting names fails here, before the model loads
+    estimator = load_light_estimator(weights, device)
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("reading light", total=None)
+        result = evaluate_light(
+            estimator, data, out, limit=limit, progress=lambda d, t: bar.update(task, completed=d, total=t)
+        )
+    for t in light_tables(result):
+        console.print(t)
+    console.print(f"report: {escape(str(result.report))} (predictions.csv, summary.json beside it)")
+
+
+def light_tables(result: Any) -> list[Table]:
+    """Accuracy of direction and temperature, and their confusion matrices (rows: true, columns: read)."""
+    columns = ("label", "top-1", "within one step")
+    overall = make_table(f"light read from {result.images} images", *columns, right=columns[1:])
+    for name, scores in (("direction", result.direction), ("temperature", result.temperature)):
+        overall.add_row(name, f"{scores.top1:.1%}", f"{scores.within_one:.1%}")
+    tables = [overall]
+    for name, scores in (("direction", result.direction), ("temperature", result.temperature)):
+        labels = [label.replace("K", "") for label in scores.labels]
+        m = make_table(f"{name}: true (rows) x read (columns)", "true", *labels, right=labels, keep=labels)
+        for label, row in zip(labels, scores.matrix, strict=True):
+            m.add_row(label, *(str(v) for v in row))
+        tables.append(m)
+    return tables

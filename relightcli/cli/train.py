@@ -66,15 +66,27 @@ class _RichTrainReporter:
 @app.command()
 @user_errors
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Flat VIDIT training folder, or a root with train/ (+ val/).")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data",
+            help="Flat VIDIT training folder, or a root with train/ (+ val/); light estimators take several --data.",
+        ),
+    ],
     model: Annotated[str, typer.Option("--model", "-m", help="Registry model to train.")] = "s3net",
     model_args: Annotated[
         str, typer.Option("--model-args", help='JSON constructor options, e.g. \'{"encoder": "res2net50d"}\'.')
     ] = "{}",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default runs/MODEL).")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Total epochs (S3Net: 100).")] = 100,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Per process.")] = 3,
-    lr: Annotated[float, typer.Option("--lr", help="Initial learning rate.")] = 1e-4,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Total epochs (default 100, as S3Net; light estimators 12).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", "-b", help="Per process (default 3; light estimators 64).")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Initial learning rate (default 1e-4; light estimators 2e-3).")
+    ] = None,
     lr_milestones: Annotated[
         str, typer.Option("--lr-milestones", help="Epochs after which lr is multiplied by --lr-gamma.")
     ] = "20",
@@ -138,9 +150,11 @@ def train(
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps in total.")] = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Train a registry model on VIDIT-format data (any-to-any pairs); resumable, torchrun-ready."""
+    """Train a registry model on VIDIT-format data (any-to-any pairs); resumable, torchrun-ready. A light
+    estimator (--model light_net) learns each image's setting from its name instead."""
     import json
 
+    from ..models import model_info
     from ..training import TrainConfig
     from ..training import train as run_training
 
@@ -152,8 +166,15 @@ def train(
         raise RelightError(f"--model-args / --lr-milestones / --batch-scales: {exc}") from None
     if not isinstance(args, dict):
         raise RelightError("--model-args must be a JSON object")
+    if model_info(model).task == "light":
+        light = (epochs or 12, batch_size or 64, lr or 2e-3)
+        _train_light(data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, device)
+        return
+    epochs, batch_size, lr = epochs or 100, batch_size or 3, lr or 1e-4
+    if len(data) != 1:
+        raise RelightError("a relighting model trains on one --data folder (make one of links to pool several)")
     cfg = TrainConfig(
-        data=data,
+        data=data[0],
         model=model,
         model_args=args,
         out=out,
@@ -199,3 +220,59 @@ def train(
         raise typer.Exit(128 + result.stop_signal)  # 130 for Ctrl-C, 143 for SIGTERM
     best = f", best val PSNR {result.best_psnr:.2f} dB" if result.best_psnr > float("-inf") else ""
     console.print(f"done: {result.steps} steps{best}; weights in {escape(str(result.run_dir))}/last.safetensors")
+
+
+def _train_light(
+    data: list[Path],
+    model: str,
+    args: dict[str, Any],
+    out: Path | None,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    val_split: float,
+    seed: int,
+    resume: bool,
+    max_steps: int | None,
+    device: str,
+) -> None:
+    """``relight train --model light_net``: the light estimator's classification training (`relightcli.light`)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ..light.training import LightTrainConfig, train_light
+
+    cfg = LightTrainConfig(
+        data=data,
+        out=out or Path("runs") / model,
+        model=model,
+        model_args=args,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        val_split=val_split,
+        seed=seed,
+        resume=resume,
+        max_steps=max_steps,
+        device=device,
+    )
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("training", total=None)
+        result = train_light(
+            cfg,
+            on_message=lambda m: bar.console.print(escape(m)),
+            on_step=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"done: {result.steps} steps, best validation accuracy (direction and temperature, mean) "
+        f"{result.best_accuracy:.1%}; weights in {escape(str(result.run_dir))}/best.safetensors"
+    )

@@ -257,6 +257,8 @@ class Relighter:
 
     def __post_init__(self) -> None:
         self.info: ModelInfo = self.model.relight_info
+        if self.info.task != "relight":
+            raise RelightError(f"{self.info.name} is a light estimator, not a relighting model (relight light runs it)")
         self._memory: MemoryModel | bool | None = False  # False: not fitted yet
         self._said_working_size = False
         self._steps = (0, 0)  # passes done, passes in this image (for on_progress)

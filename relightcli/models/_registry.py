@@ -38,6 +38,8 @@ class ModelInfo:
         int8_fp32: Top-level children that int8 quantization leaves in fp32 (e.g. a small head feeding exp).
         paper: The publication the architecture follows.
         description: One line for ``relight models``.
+        task: ``"relight"`` (the 8-channel contract above) or ``"light"`` (an RGB image in, light logits out:
+            `relightcli.light`).
     """
 
     name: str
@@ -50,7 +52,10 @@ class ModelInfo:
     description: str = ""
     int8_safe: bool = False
     int8_fp32: tuple[str, ...] = ()
+    task: str = "relight"
 
+
+TASKS = ("relight", "light")
 
 _FACTORIES: dict[str, Callable[..., nn.Module]] = {}
 _INFOS: dict[str, ModelInfo] = {}
@@ -66,8 +71,12 @@ def register_model(
     paper: str = "",
     int8_safe: bool = False,
     int8_fp32: tuple[str, ...] = (),
+    task: str = "relight",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a model factory under its function name; the docstring's first line becomes its description."""
+
+    if task not in TASKS:
+        raise ValueError(f"task {task!r}: one of {TASKS}")
 
     def decorate(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = fn.__name__
@@ -86,21 +95,23 @@ def register_model(
             description=doc.splitlines()[0] if doc else "",
             int8_safe=int8_safe,
             int8_fp32=int8_fp32,
+            task=task,
         )
         return fn
 
     return decorate
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Names of registered models matching a shell-style ``pattern``, sorted."""
-    return sorted(n for n in _FACTORIES if fnmatch.fnmatch(n, pattern))
+def list_models(pattern: str = "*", task: str | None = "relight") -> list[str]:
+    """Names of registered models matching a shell-style ``pattern``, sorted: relighting models by default,
+    ``task="light"`` the light estimators, ``task=None`` all."""
+    return sorted(n for n in _FACTORIES if fnmatch.fnmatch(n, pattern) and task in (None, _INFOS[n].task))
 
 
 def model_info(name: str) -> ModelInfo:
     """The `ModelInfo` of a registered model; `RelightError` naming the choices if unknown."""
     if name not in _INFOS:
-        raise RelightError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
+        raise RelightError(f"unknown model {name!r}; registered models: {', '.join(list_models(task=None))}")
     return _INFOS[name]
 
 
@@ -130,3 +141,15 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 _BUILD_ONLY_ARGS = frozenset({"pretrained_backbone"})
 """Options that affect how a model is initialised, not its architecture; never stored in checkpoints."""
+
+
+def factory_defaults(name: str) -> dict[str, Any]:
+    """The keyword defaults of a registered factory (JSON-ready: tuples as lists), e.g. to record every option
+    of a model in its checkpoint rather than only the overridden ones."""
+    model_info(name)
+    params = inspect.signature(_FACTORIES[name]).parameters.values()
+    return {
+        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for p in params
+        if p.default is not inspect.Parameter.empty and p.name not in _BUILD_ONLY_ARGS
+    }

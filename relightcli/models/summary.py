@@ -25,5 +25,6 @@ def count_flops(name: str, size: int = 1024, **overrides: Any) -> int:
         multiple = model.relight_info.size_multiple
         side = -(-size // multiple) * multiple
         with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(torch.empty(1, overrides.get("in_chans", IN_CHANNELS), side, side))
+            channels = 3 if model.relight_info.task == "light" else IN_CHANNELS  # an RGB photo; else the 8 channels
+            model(torch.empty(1, overrides.get("in_chans", channels), side, side))
     return counter.get_total_flops()

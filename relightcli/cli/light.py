@@ -1,0 +1,109 @@
+"""``relight light``: read each photo's light (direction and colour temperature) with the light estimator."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ..errors import RelightError
+from .app import app, console, err_console, user_errors
+from .options import DeviceOpt
+from .tables import table
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+LightWeightsOpt = Annotated[
+    str | None,
+    typer.Option("--light-weights", help="Light estimator checkpoint (.safetensors or hf://...); default: shipped."),
+]
+
+
+def expand_photos(specs: list[str]) -> list[Path]:
+    """Files, folders (their PNG/JPEG files, sorted) and globs (expanded here too, for shells that do not),
+    in order, each once; `RelightError` for a path that matches nothing."""
+    out: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if any(c in spec for c in "*?[") and not path.exists():
+            matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+            if not matches:
+                raise RelightError(f"{spec}: no file matches")
+            out += [m for m in matches if m.is_file()]
+        elif path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                raise RelightError(f"{path}: no PNG or JPEG files in this folder")
+            out += found
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise RelightError(f"{path}: image file not found")
+    return list(dict.fromkeys(out))
+
+
+def load_light_estimator(weights: str | None, device: str) -> Any:
+    from ..light.estimator import LightEstimator
+
+    with err_console.status("Loading the light estimator ..."):
+        return LightEstimator(weights, device=device)
+
+
+@app.command(
+    epilog="Examples: relight light photo.jpg · relight light photos/ --json lights.json · relight light 'shots/*.png'"
+)
+@user_errors
+def light(
+    photos: Annotated[list[str], typer.Argument(help="Photos, folders of photos, or globs.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the estimates as a JSON list (one object per photo).")
+    ] = None,
+    light_weights: LightWeightsOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Read each photo's light: where it comes from (VIDIT's 8 directions, camera looking north, east = the image's
+    right) and its colour temperature (2500-6500 K), each with a confidence, from the image alone."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..io import read_image
+
+    paths = expand_photos(photos)
+    if json_out is not None and json_out.is_dir():
+        raise RelightError(f"--json {json_out}: is a folder; give a file name such as lights.json")
+    estimator = load_light_estimator(light_weights, device)
+    results = []
+    with Progress(
+        TextColumn("[bold]reading light"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=len(paths) < 4 or not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("light", total=len(paths))
+        for path in paths:
+            results.append((path, estimator(read_image(path).rgb)))
+            bar.advance(task)
+    columns = ("photo", "direction", "azimuth", "conf.", "temperature", "conf.")
+    t = table(f"light read by {Path(estimator.weights).name}", *columns, right=columns[2:], keep=columns[1:])
+    for path, e in results:
+        t.add_row(
+            escape(str(path)),
+            e.direction,
+            f"{e.azimuth_deg:.0f}°",
+            f"{e.direction_confidence:.0%}",
+            f"{e.temperature_k} K",
+            f"{e.temperature_confidence:.0%}",
+        )
+    console.print(t)
+    if json_out is not None:
+        from ..atomic import atomic_write_bytes
+
+        payload = json.dumps([e.to_json(str(p)) for p, e in results], indent=2)
+        atomic_write_bytes(json_out, payload.encode() + b"\n")
+        console.print(f"estimates: {escape(str(json_out))}")

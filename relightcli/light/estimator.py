@@ -1,0 +1,179 @@
+"""Reading the light of a photo: `LightEstimator` (a loaded `light_net`) and `estimate_light`.
+
+The estimate is VIDIT's vocabulary: one of 8 compass directions (the camera looks north, east is the image's
+right, as `relight synth` renders) and one of 5 colour temperatures, each with its softmax probability as the
+confidence. The azimuth is the circular mean of the direction probabilities (so two neighbouring directions
+at 50% each give the bearing between them), and ``temperature_mean_k`` the probability-weighted mean in mired
+(reciprocal kelvin, the scale on which equal steps look equally different).
+
+A photo is classified together with its mirror image, mirrored back (E <-> W): the same flip self-ensemble
+the relighter uses, which also makes the estimate exactly left-right consistent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES, Setting
+from ..errors import RelightError
+from ..models.lightnet import N_DIRECTIONS
+
+_MIRROR_INDEX = [DIRECTIONS.index(MIRRORED_DIRECTION[d]) for d in DIRECTIONS]
+
+
+@dataclass(frozen=True)
+class LightEstimate:
+    """The light read from one photo."""
+
+    direction: str
+    temperature_k: int
+    direction_confidence: float
+    temperature_confidence: float
+    azimuth_deg: float
+    temperature_mean_k: float
+    direction_probabilities: dict[str, float]
+    temperature_probabilities: dict[int, float]
+
+    @property
+    def setting(self) -> Setting:
+        return Setting(self.temperature_k, self.direction)
+
+    def describe(self) -> str:
+        """E.g. ``3500 K (warm white), light from the left (direction 87%, temperature 64%)``."""
+        return (
+            f"{self.setting.describe()} (direction {self.direction_confidence:.0%}, "
+            f"temperature {self.temperature_confidence:.0%})"
+        )
+
+    def to_json(self, path: str | None = None) -> dict[str, object]:
+        """The JSON object of ``relight light --json``: ``path`` first when given."""
+        out: dict[str, object] = {"path": path} if path is not None else {}
+        d = asdict(self)
+        d["direction_probabilities"] = {k: round(v, 4) for k, v in self.direction_probabilities.items()}
+        d["temperature_probabilities"] = {str(k): round(v, 4) for k, v in self.temperature_probabilities.items()}
+        for key in ("direction_confidence", "temperature_confidence"):
+            d[key] = round(d[key], 4)
+        d["azimuth_deg"] = round(self.azimuth_deg, 1)
+        d["temperature_mean_k"] = round(self.temperature_mean_k)
+        out.update(d)
+        return out
+
+
+def estimates_from_logits(logits: torch.Tensor) -> list[LightEstimate]:
+    """`LightEstimate` per row of ``(B, 13)`` logits."""
+    p_dir = torch.softmax(logits[:, :N_DIRECTIONS].float(), dim=1).cpu().numpy()
+    p_tmp = torch.softmax(logits[:, N_DIRECTIONS:].float(), dim=1).cpu().numpy()
+    angles = np.deg2rad(45.0 * np.arange(N_DIRECTIONS))
+    mireds = 1e6 / np.asarray(TEMPERATURES, dtype=np.float64)
+    out = []
+    for pd, pt in zip(p_dir, p_tmp, strict=True):
+        azimuth = math.degrees(math.atan2(float(pd @ np.sin(angles)), float(pd @ np.cos(angles)))) % 360.0
+        i, j = int(pd.argmax()), int(pt.argmax())
+        out.append(
+            LightEstimate(
+                direction=DIRECTIONS[i],
+                temperature_k=TEMPERATURES[j],
+                direction_confidence=float(pd[i]),
+                temperature_confidence=float(pt[j]),
+                azimuth_deg=azimuth,
+                temperature_mean_k=float(1e6 / (pt @ mireds)),
+                direction_probabilities={d: float(p) for d, p in zip(DIRECTIONS, pd, strict=True)},
+                temperature_probabilities={t: float(p) for t, p in zip(TEMPERATURES, pt, strict=True)},
+            )
+        )
+    return out
+
+
+def mirror_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Logits of a mirrored image read as the unmirrored one's: the direction classes swapped E <-> W."""
+    return torch.cat([logits[:, :N_DIRECTIONS][:, _MIRROR_INDEX], logits[:, N_DIRECTIONS:]], dim=1)
+
+
+class LightEstimator:
+    """A light estimator checkpoint (a `light_net`), loaded once, run on the CPU or CUDA.
+
+    Example:
+        >>> est = LightEstimator()  # the shipped weights
+        >>> est(rgb)  # float (H, W, 3) in [0, 1] -> LightEstimate
+    """
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "auto", flip: bool = True):
+        from ..checkpoint import load_model
+        from ..inference.engine import resolve_device
+
+        if weights is None:
+            from ..assets import default_light_weights
+
+            weights = default_light_weights()
+        net = load_model(weights)
+        if net.relight_info.task != "light":
+            raise RelightError(f"{weights}: holds {net.relight_info.name}, a relighting model, not a light estimator")
+        self.weights = str(weights)
+        self.device = resolve_device(device)
+        self.model = net.eval().to(self.device)
+        self.flip = flip
+
+    @torch.inference_mode()
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] -> ``(B, 13)`` logits (with the flip ensemble: the mean of both readings)."""
+        x = batch.to(self.device, torch.float32)
+        size = (self.model.input_size,) * 2
+        if x.shape[-2:] != size:  # resize here once, so the mirrored pass does not resize again
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        if not self.flip:
+            return self.model(x).float().cpu()
+        both = self.model(torch.cat([x, x.flip(-1)])).float().cpu()
+        n = x.shape[0]
+        return (both[:n] + mirror_logits(both[n:])) / 2
+
+    def many(self, rgbs: Sequence[np.ndarray]) -> list[LightEstimate]:
+        """The light of several photos (float ``(H, W, 3)`` RGB in [0, 1], any sizes), in one batch."""
+        side = (self.model.input_size,) * 2
+        batch = []
+        for rgb in rgbs:
+            if rgb.ndim != 3 or rgb.shape[2] != 3:
+                raise RelightError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}")
+            if not np.isfinite(rgb).all():
+                raise RelightError("the image has NaN or infinite values")
+            x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
+            batch.append(F.interpolate(x, size=side, mode="bilinear", antialias=True, align_corners=False))
+        return estimates_from_logits(self.logits(torch.cat(batch)))
+
+    def __call__(self, rgb: np.ndarray) -> LightEstimate:
+        """The light of one photo (float ``(H, W, 3)`` RGB in [0, 1])."""
+        return self.many([rgb])[0]
+
+    def for_file(self, path: str | os.PathLike[str]) -> LightEstimate:
+        from ..io import read_image
+
+        return self(read_image(Path(path)).rgb)
+
+
+_DEFAULT: dict[tuple[str, str], LightEstimator] = {}
+
+
+def estimate_light(
+    image: np.ndarray | str | os.PathLike[str],
+    depth: np.ndarray | None = None,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+) -> LightEstimate:
+    """The light of a photo (an ``(H, W, 3)`` float RGB array in [0, 1], or a path) by the shipped estimator (or
+    ``weights``), loaded once per process. ``depth`` is accepted for the API's symmetry with relighting; the
+    shipped estimator reads the image alone."""
+    key = (str(weights), device)
+    if key not in _DEFAULT:
+        _DEFAULT[key] = LightEstimator(weights, device=device)
+    est = _DEFAULT[key]
+    if isinstance(image, np.ndarray):
+        return est(image)
+    return est.for_file(image)

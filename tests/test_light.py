@@ -1,0 +1,204 @@
+"""The light estimator: labels and augmentations, the estimate's arithmetic, training and resuming, scoring,
+and the commands that run it (``relight light``, ``relight eval --light``, ``relight apply --show-light``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import relightcli
+from relightcli.checkpoint import save_checkpoint
+from relightcli.cli import app
+from relightcli.data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES
+from relightcli.errors import RelightError
+from relightcli.inference.engine import Relighter
+from relightcli.light.augment import augment, exposure, srgb_to_linear
+from relightcli.light.estimator import LightEstimator, estimates_from_logits, mirror_logits
+from relightcli.light.evaluation import LightScores, evaluate_light, labelled_images, step_distance
+from relightcli.light.training import LightTrainConfig, train_light
+from relightcli.synth import synthesize
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five tiny numpy-renderer scenes, 40 settings each."""
+    root = tmp_path_factory.mktemp("light-data")
+    synthesize(root, scenes=5, size=48, seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("light-weights") / "light.safetensors"
+    save_checkpoint(relightcli.create_model("light_net", input_size=32), path)
+    return path
+
+
+def test_light_net_is_in_the_registry_apart_from_relighters() -> None:
+    assert "light_net" not in relightcli.list_models()
+    assert relightcli.list_models(task="light") == ["light_net"]
+    assert relightcli.model_info("light_net").task == "light"
+    net = relightcli.create_model("light_net").eval()
+    assert net(torch.rand(2, 3, 100, 70)).shape == (2, 13)  # any size in
+    with pytest.raises(RelightError, match="light estimator, not a relighting model"):
+        Relighter(net, device="cpu")
+    result = runner.invoke(app, ["models", "light*"])
+    assert result.exit_code == 0 and "light_net" in result.output and "light" in result.output
+
+
+def test_augment_keeps_temperature_and_mirrors_direction() -> None:
+    rng = np.random.default_rng(0)
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, :32] = (200, 120, 60)  # a lit left half
+    for direction in range(len(DIRECTIONS)):
+        for _ in range(20):
+            out, d = augment(img, direction, 32, rng)
+            assert out.shape == (32, 32, 3) and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+            name = DIRECTIONS[direction]
+            assert DIRECTIONS[d] in (name, MIRRORED_DIRECTION[name])
+    # Exposure scales linear light: chromaticity (channel ratios in linear light) of unclipped pixels is kept.
+    x = np.array([[[0.6, 0.4, 0.2]]], np.float32)
+    lin, dark = srgb_to_linear(x), srgb_to_linear(exposure(x, -2.0))
+    np.testing.assert_allclose(dark / dark.sum(), lin / lin.sum(), rtol=1e-4)
+    np.testing.assert_allclose(dark, lin / 4, rtol=1e-4)
+
+
+def test_estimate_arithmetic() -> None:
+    logits = torch.full((1, 13), -30.0)
+    logits[0, DIRECTIONS.index("N")] = logits[0, DIRECTIONS.index("NE")] = 5.0  # N and NE, 50% each
+    logits[0, 8 + TEMPERATURES.index(2500)] = logits[0, 8 + TEMPERATURES.index(6500)] = 5.0
+    e = estimates_from_logits(logits)[0]
+    assert math.isclose(e.azimuth_deg, 22.5, abs_tol=1e-3) and math.isclose(e.direction_confidence, 0.5, rel_tol=1e-6)
+    assert math.isclose(e.temperature_mean_k, 1e6 / ((1e6 / 2500 + 1e6 / 6500) / 2), rel_tol=1e-6)  # mired mean
+    assert e.to_json("x.png")["path"] == "x.png" and set(e.to_json()) >= {
+        "direction",
+        "temperature_k",
+        "direction_confidence",
+        "temperature_confidence",
+    }
+    # Mirroring swaps E/W, NE/NW, SE/SW logits and leaves N, S and the temperatures alone.
+    one = torch.arange(13.0)[None]
+    swapped = mirror_logits(one)[0]
+    for d in DIRECTIONS:
+        assert swapped[DIRECTIONS.index(d)] == one[0, DIRECTIONS.index(MIRRORED_DIRECTION[d])]
+    assert torch.equal(swapped[8:], one[0, 8:])
+    assert step_distance(np.array([0]), np.array([7]), 8, circular=True)[0] == 1  # N and NW are neighbours
+
+
+def test_flip_ensemble_reads_a_mirror_as_the_mirrored_light(random_weights: Path) -> None:
+    est = LightEstimator(random_weights, device="cpu")
+    rgb = np.random.default_rng(1).random((40, 56, 3)).astype(np.float32)
+    a, b = est(rgb), est(rgb[:, ::-1].copy())
+    for d in DIRECTIONS:
+        assert math.isclose(
+            a.direction_probabilities[d], b.direction_probabilities[MIRRORED_DIRECTION[d]], rel_tol=1e-4
+        )
+    assert a.temperature_probabilities == pytest.approx(b.temperature_probabilities, rel=1e-4)
+    with pytest.raises(RelightError, match="NaN"):
+        est(np.full((8, 8, 3), np.nan, np.float32))
+    with pytest.raises(RelightError, match="not a light estimator"):
+        tiny = relightcli.create_model("s3net_lite", encoder_args={"layers": [1, 1, 1, 1]})
+        path = random_weights.parent / "relighter.safetensors"
+        save_checkpoint(tiny, path)
+        LightEstimator(path, device="cpu")
+
+
+def test_training_learns_resumes_and_records_every_option(scenes: Path, tmp_path: Path) -> None:
+    cfg = LightTrainConfig(
+        data=[scenes],
+        out=tmp_path / "run",
+        epochs=2,
+        batch_size=20,
+        cache_size=48,
+        val_split=0.2,
+        model_args={"input_size": 32, "widths": [8, 8, 16, 16, 16]},
+        lr=3e-3,
+    )
+    messages: list[str] = []
+    first = train_light(LightTrainConfig(**{**cfg.__dict__, "epochs": 1}), on_message=messages.append)
+    assert len(first.history) == 1 and "160 training images (4 scenes), 40 validation images (1 scenes)" in messages[0]
+    with pytest.raises(RelightError, match="holds a run already"):
+        train_light(cfg)
+    resumed = train_light(LightTrainConfig(**{**cfg.__dict__, "resume": True}), on_message=messages.append)
+    assert [r["epoch"] for r in resumed.history] == [1, 2] and "resumed at epoch 1" in " ".join(messages)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step,train_loss,val_direction,val_temperature") and len(rows) == 3
+    est = LightEstimator(tmp_path / "run" / "best.safetensors", device="cpu")
+    assert est.model.input_size == 32 and list(est.model.relight_args["widths"]) == [8, 8, 16, 16, 16]
+    assert est.model.relight_args["dropout"] == 0.2  # defaults recorded too
+
+
+def test_scores_and_report_are_exact(scenes: Path, tmp_path: Path, random_weights: Path, monkeypatch) -> None:
+    items = labelled_images(scenes)
+    assert len(items) == 200 and labelled_images(scenes / "train") == items
+    est = LightEstimator(random_weights, device="cpu")
+    # A stand-in that reads every light as N at 2500 K: the scores follow from the labels alone.
+    monkeypatch.setattr(est, "logits", lambda x: torch.tensor([[9.0] + [0.0] * 7 + [9.0] + [0.0] * 4] * len(x)))
+    result = evaluate_light(est, scenes, tmp_path / "report")
+    assert result.images == 200
+    assert result.direction.top1 == pytest.approx(1 / 8) and result.direction.within_one == pytest.approx(3 / 8)
+    assert result.temperature.top1 == pytest.approx(1 / 5) and result.temperature.within_one == pytest.approx(2 / 5)
+    assert result.direction.matrix[:, 0].tolist() == [25] * 8 and result.direction.matrix.sum() == 200
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["direction"]["matrix"][3][0] == 25
+    assert "Direction: top-1 12.5%" in result.report.read_text()
+    assert len((tmp_path / "report" / "predictions.csv").read_text().splitlines()) == 201
+    scores = LightScores.of(np.array([0, 1, 2]), np.array([0, 2, 4]), ["a", "b", "c", "d", "e"], circular=False)
+    assert (scores.top1, scores.within_one) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
+    with pytest.raises(RelightError, match="no images named with their setting"):
+        labelled_images(tmp_path / "report")
+
+
+def test_light_command(scenes: Path, tmp_path: Path, random_weights: Path) -> None:
+    train = scenes / "train"
+    out = tmp_path / "lights.json"
+    first = sorted(train.glob("Image000_*.png"))[0]
+    args = ["light", str(first), str(train / "Image001_*_N.png"), "--light-weights", str(random_weights)]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(out.read_text())
+    assert [Path(e["path"]).name for e in listed] == [first.name] + [f"Image001_{t}_N.png" for t in TEMPERATURES]
+    for e in listed:
+        assert e["direction"] in DIRECTIONS and e["temperature_k"] in TEMPERATURES
+        assert 0 < e["direction_confidence"] <= 1 and 0 < e["temperature_confidence"] <= 1
+    folder = runner.invoke(app, ["light", str(train), "--light-weights", str(random_weights)])
+    assert folder.exit_code == 0 and folder.output.count("°") == 200  # one row per image
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    weights = ["--light-weights", str(random_weights)]
+    for bad, message in (
+        ([str(notes), *weights], "notes.png"),
+        ([str(tmp_path / "missing.png"), *weights], "image file not found"),
+        ([str(tmp_path / "*.jpg"), *weights], "no file matches"),
+        ([str(first), "--light-weights", str(tmp_path / "none.safetensors")], "none.safetensors"),
+    ):
+        out.unlink(missing_ok=True)
+        result = runner.invoke(app, ["light", *bad, "--json", str(out)])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+        assert not out.exists()
+
+
+def test_eval_light_and_show_light(scenes: Path, tmp_path: Path, random_weights: Path) -> None:
+    result = runner.invoke(
+        app, ["eval", "--light", "--data", str(scenes), "--light-weights", str(random_weights), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "light read from 200 images" in result.output and "within one step" in result.output
+    assert "true (rows) x read (columns)" in result.output and (tmp_path / "report.html").is_file()
+    from relightcli.assets import samples
+
+    s = samples()[0]
+    common = ["apply", str(s.src), str(s.src_depth), "-o", str(tmp_path / "o.png"), "--show-light"]
+    preset = runner.invoke(app, [*common, "--light", "3500K/NW", "--light-weights", str(random_weights)])
+    assert preset.exit_code == 0, preset.output
+    assert "source light: " in preset.output and "guide light: 3500 K (warm white)" in preset.output
+    assert "(the preset, exact)" in preset.output
