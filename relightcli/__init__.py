@@ -2,7 +2,8 @@
 
 The Python API mirrors the CLI: `create_model` / `list_models` (registry), `load_model` / `save_checkpoint` /
 `average_checkpoints` (checkpoints), `Relighter` (inference engine), `relight_files` (what ``relight apply``
-does) and `estimate_depth` (monocular depth for photos without a depth map). Names are imported on first use
+does), `estimate_depth` (monocular depth for photos without a depth map) and `estimate_light` (the light's
+direction and colour temperature read from a photo). Names are imported on first use
 (PEP 562 module ``__getattr__``), so ``import relightcli`` and ``relight --help`` do not pay for torch.
 """
 
@@ -27,11 +28,14 @@ _EXPORTS = {
     "Relighter": "inference.engine",
     "relight_files": "inference.apply",
     "estimate_depth": "depth",
+    "estimate_light": "light.estimator",
+    "LightEstimate": "light.estimator",
     "DepthEstimator": "depth",
 }
 
 __all__ = [
     "DepthEstimator",
+    "LightEstimate",
     "ModelInfo",
     "RelightError",
     "Relighter",
@@ -39,6 +43,7 @@ __all__ = [
     "average_checkpoints",
     "create_model",
     "estimate_depth",
+    "estimate_light",
     "list_models",
     "load_model",
     "model_info",
@@ -52,6 +57,7 @@ if TYPE_CHECKING:
     from .depth import DepthEstimator, estimate_depth
     from .inference.apply import relight_files
     from .inference.engine import Relighter
+    from .light.estimator import LightEstimate, estimate_light
     from .models import ModelInfo, create_model, list_models, model_info, register_model
 
 

@@ -65,6 +65,13 @@ def test_augment_keeps_temperature_and_mirrors_direction() -> None:
             assert out.shape == (32, 32, 3) and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
             name = DIRECTIONS[direction]
             assert DIRECTIONS[d] in (name, MIRRORED_DIRECTION[name])
+    # The views keep the image: a mid-grey photo stays mid-grey on average (exposure goes both ways, mostly
+    # darker), and a float image is refused rather than read as 0-255.
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    means = [augment(grey, 0, 32, rng)[0].mean() for _ in range(200)]
+    assert 0.15 < np.median(means) < 0.55 and min(means) < 0.3 and max(means) > 0.5
+    with pytest.raises(TypeError, match="uint8"):
+        augment(grey.astype(np.float32) / 255, 0, 32, rng)
     # Exposure scales linear light: chromaticity (channel ratios in linear light) of unclipped pixels is kept.
     x = np.array([[[0.6, 0.4, 0.2]]], np.float32)
     lin, dark = srgb_to_linear(x), srgb_to_linear(exposure(x, -2.0))
@@ -137,6 +144,16 @@ def test_training_learns_resumes_and_records_every_option(scenes: Path, tmp_path
     assert est.model.relight_args["dropout"] == 0.2  # defaults recorded too
 
 
+def test_an_epoch_draws_every_folder_equally() -> None:
+    from relightcli.light.training import LabelledImages, epoch_order
+
+    folder = np.array([0] * 90 + [1] * 10)
+    data = LabelledImages(np.zeros((100, 1, 1, 3), np.uint8), folder * 0, folder * 0, [""] * 100, folder)
+    order = epoch_order(data, 40, np.random.default_rng(0))
+    assert len(order) == 40 and (folder[order] == 1).sum() == 20 and len(set(order[folder[order] == 1])) == 10
+    assert sorted(epoch_order(data, None, np.random.default_rng(0))) == list(range(100))
+
+
 def test_scores_and_report_are_exact(scenes: Path, tmp_path: Path, random_weights: Path, monkeypatch) -> None:
     items = labelled_images(scenes)
     assert len(items) == 200 and labelled_images(scenes / "train") == items
@@ -202,3 +219,21 @@ def test_eval_light_and_show_light(scenes: Path, tmp_path: Path, random_weights:
     assert preset.exit_code == 0, preset.output
     assert "source light: " in preset.output and "guide light: 3500 K (warm white)" in preset.output
     assert "(the preset, exact)" in preset.output
+
+
+def test_eval_records_the_lights_read_per_pair(scenes: Path, tmp_path: Path, random_weights: Path) -> None:
+    import re
+
+    from relightcli.evaluation import evaluate
+
+    from .conftest import tiny_model
+
+    relighter = Relighter(tiny_model("s3net_lite"), device="cpu", precision="fp32")
+    reader = LightEstimator(random_weights, device="cpu")
+    result = evaluate(relighter, scenes, tmp_path, limit=3, light_reader=reader)
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0].endswith(",source_light,guide_light") and len(lines) == 1 + 3 * 3
+    for line in lines[1:]:
+        assert re.search(r",\d{4}K/[NSEW]{1,2} \(\d\.\d\d/\d\.\d\d\),\d{4}K/[NSEW]{1,2} \(\d\.\d\d/\d\.\d\d\)$", line)
+    assert result.summary["light_reader"] == str(random_weights)
+    assert result.report.read_text().count("light read: source ") == 3

@@ -180,3 +180,20 @@ def test_ui_command_says_what_is_missing(monkeypatch) -> None:
         for args, message in cases:
             result = CliRunner().invoke(app, ["ui", *args])
             assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_the_lights_read_are_shown_when_an_estimator_is_there(service: RelightService, monkeypatch, tmp_path) -> None:
+    import relightcli
+    from relightcli.checkpoint import save_checkpoint
+    from relightcli.light.estimator import LightEstimator
+
+    path = tmp_path / "light.safetensors"
+    save_checkpoint(relightcli.create_model("light_net", input_size=32), path)
+    monkeypatch.setattr(service, "_light_reader", LightEstimator(path, device="cpu"))
+    sample = samples()[0]
+    by_guide = service.relight(sample.src, sample.src_depth, sample.guide, sample.guide_depth)
+    assert "light read: source " in by_guide.summary and "; guide " in by_guide.summary
+    by_preset = service.relight(sample.src, sample.src_depth, light="3500K/N")
+    assert "light read: source " in by_preset.summary and "; guide " not in by_preset.summary
+    monkeypatch.setattr(service, "_light_reader", False)  # an installation without light weights
+    assert "light read" not in service.relight(sample.src, sample.src_depth, light="3500K/N").summary

@@ -88,6 +88,7 @@ def eval_cmd(
     # bad data folders fail here, before anything else is printed
     eval_dataset(data, seed=seed, limit=limit, only=only_change)
     relighter = load_relighter(weights, model, device, precision, flip_ensemble=flip_ensemble)
+    light_reader = _light_reader(light_weights, device)
     try:
         lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
     except RelightError as exc:
@@ -113,6 +114,7 @@ def eval_cmd(
             limit=limit,
             only=only_change,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            light_reader=light_reader,
         )
     summary = result.summary
     tables = summary_tables(summary)
@@ -147,6 +149,17 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
                 end_section=k == len(group["methods"]) - 1,
             )
     return [overall, by_change]
+
+
+def _light_reader(weights: str | None, device: str) -> Any:
+    """The light estimator whose readings eval records per pair: ``--light-weights``, else the shipped one
+    when this installation has it (else none, and no light columns)."""
+    if weights is None:
+        from ..assets import DEFAULT_LIGHT_WEIGHTS_FILE, WEIGHTS_DIR
+
+        if not (WEIGHTS_DIR / DEFAULT_LIGHT_WEIGHTS_FILE).is_file():
+            return None
+    return load_light_estimator(weights, device)
 
 
 def _eval_light(data: Path, out: Path, weights: str | None, device: str, limit: int | None) -> None:

@@ -85,7 +85,7 @@ def train(
         int | None, typer.Option("--batch-size", "-b", help="Per process (default 3; light estimators 64).")
     ] = None,
     lr: Annotated[
-        float | None, typer.Option("--lr", help="Initial learning rate (default 1e-4; light estimators 2e-3).")
+        float | None, typer.Option("--lr", help="Initial learning rate (default 1e-4; light estimators 1e-3).")
     ] = None,
     lr_milestones: Annotated[
         str, typer.Option("--lr-milestones", help="Epochs after which lr is multiplied by --lr-gamma.")
@@ -148,6 +148,13 @@ def train(
     ] = 0.0,
     save_every: Annotated[int, typer.Option("--save-every", help="Also commit the state every N steps.")] = 0,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps in total.")] = None,
+    epoch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--epoch-size",
+            help="Light estimators: images per epoch, drawn equally from every --data folder (default: all, once).",
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Train a registry model on VIDIT-format data (any-to-any pairs); resumable, torchrun-ready. A light
@@ -167,8 +174,10 @@ def train(
     if not isinstance(args, dict):
         raise RelightError("--model-args must be a JSON object")
     if model_info(model).task == "light":
-        light = (epochs or 12, batch_size or 64, lr or 2e-3)
-        _train_light(data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, device)
+        light = (epochs or 12, batch_size or 64, lr or 1e-3)
+        _train_light(
+            data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, epoch_size, device
+        )
         return
     epochs, batch_size, lr = epochs or 100, batch_size or 3, lr or 1e-4
     if len(data) != 1:
@@ -235,6 +244,7 @@ def _train_light(
     seed: int,
     resume: bool,
     max_steps: int | None,
+    epoch_size: int | None,
     device: str,
 ) -> None:
     """``relight train --model light_net``: the light estimator's classification training (`relightcli.light`)."""
@@ -255,6 +265,7 @@ def _train_light(
         seed=seed,
         resume=resume,
         max_steps=max_steps,
+        epoch_size=epoch_size,
         device=device,
     )
     with Progress(

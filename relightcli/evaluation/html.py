@@ -82,6 +82,10 @@ def write_report(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]])
             for method, values in row["methods"].items()
         )
         change = f" ({html.escape(row['change'])} changed)" if row.get("change") else ""
+        if row.get("source_light"):
+            change += (
+                f"; light read: source {html.escape(row['source_light'])}, guide {html.escape(row['guide_light'])}"
+            )
         parts.append(f"<div class='pair'><b>{name}</b>{change}<br>{imgs}<br>{caps}<br><small>{nums}</small></div>")
     path = out / "index.html"
     atomic_write_bytes(path, "\n".join(parts).encode())

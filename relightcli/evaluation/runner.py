@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from ..inference.engine import Relighter
 from ..metrics import LPIPS, mps, psnr, ssim
 from .baselines import BASELINES
 from .html import error_map, save_thumb, write_report
+
+if TYPE_CHECKING:
+    from ..light.estimator import LightEstimator
 
 
 def eval_dataset(
@@ -90,8 +93,11 @@ def evaluate(
     only: str | None = None,
     thumb: int = 160,
     progress: Callable[[int, int], None] | None = None,
+    light_reader: LightEstimator | None = None,
 ) -> EvalResult:
-    """Evaluate ``relighter`` and the baselines on every pair; write metrics.csv, summary.json, index.html."""
+    """Evaluate ``relighter`` and the baselines on every pair; write metrics.csv, summary.json, index.html.
+    With ``light_reader`` the light it reads in each pair's source and guide is recorded beside the metrics
+    (``source_light``, ``guide_light``: setting, then the direction and temperature confidences)."""
     ds, desc = eval_dataset(Path(data), seed=seed, limit=limit, only=only)
     out = Path(out)
     metrics = ["psnr", "ssim"] + (["lpips", "mps"] if lpips is not None else [])
@@ -128,7 +134,14 @@ def evaluate(
         change = None
         if "source_setting" in item and "target_setting" in item:
             change = light_change(Setting.parse(item["source_setting"]), Setting.parse(item["target_setting"]))
-        rows.append({"name": name, "change": change, "methods": values})
+        lights = {}
+        if light_reader is not None:
+            read = light_reader.many([src, guide])
+            lights = {
+                key: f"{e.setting.preset} ({e.direction_confidence:.2f}/{e.temperature_confidence:.2f})"
+                for key, e in zip(("source_light", "guide_light"), read, strict=True)
+            }
+        rows.append({"name": name, "change": change, "methods": values, **lights})
         if progress:
             progress(i + 1, len(ds))
     if not rows:
@@ -150,6 +163,7 @@ def evaluate(
         "metrics": metrics,
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,
+        "light_reader": getattr(light_reader, "weights", None),
         "model_wins": sum(r["methods"]["model"]["psnr"] > r["methods"]["identity"]["psnr"] for r in rows),
         "by_change": by_change,
         "by_change_note": (
@@ -160,10 +174,12 @@ def evaluate(
     }
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["pair", "change", "method", *metrics])
+    light_columns = ["source_light", "guide_light"] if light_reader is not None else []
+    writer.writerow(["pair", "change", "method", *metrics, *light_columns])
     for r in rows:
         for method, v in r["methods"].items():
-            writer.writerow([r["name"], r["change"] or "", method, *(f"{v[m]:.6f}" for m in metrics)])
+            cells = [r["name"], r["change"] or "", method, *(f"{v[m]:.6f}" for m in metrics)]
+            writer.writerow(cells + [r[c] for c in light_columns])
     atomic_write_bytes(out / "metrics.csv", buf.getvalue().encode())
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     report = write_report(out, summary, rows)

@@ -5,3 +5,7 @@ temperatures it has (``relight light``, ``relight eval --light``, ``relight trai
 VIDIT-format folders with the label-keeping augmentations of `augment`; `evaluation` scores one on a folder
 whose file names carry the settings (accuracy, within one step, confusion matrices).
 """
+
+from .estimator import LightEstimate, LightEstimator, estimate_light
+
+__all__ = ["LightEstimate", "LightEstimator", "estimate_light"]

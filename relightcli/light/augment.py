@@ -1,9 +1,9 @@
 """Augmentations for the light estimator that keep its labels true, and make it robust to what cameras do.
 
-- **Crop and scale**: a random crop of 40-100% of the area, any aspect in [3/4, 4/3], resized to the working
+- **Crop and scale**: a random crop of 50-100% of the area, any aspect in [3/4, 4/3], resized to the working
   size. The light's direction and colour are properties of the whole scene, so every part of it shows them.
 - **Mirror**: a left-right flip swaps the direction label E <-> W (NE <-> NW, SE <-> SW); N and S stay.
-- **Exposure**: the image is scaled in linear light (sRGB decoded, multiplied by 2^U(-3.5, 0.7), encoded,
+- **Exposure** (60% of views): the image is scaled in linear light (sRGB decoded, multiplied by 2^U(-3.5, 0.7), encoded,
   clipped). A scale leaves every pixel's chromaticity alone, so the temperature label stays true. The range
   reaches far below our renders because real VIDIT is much darker (mean luminance 0.19 against 0.36).
 - **Sensor noise**: Gaussian noise, independent per channel, zero-mean so it shifts no colour on average.
@@ -32,7 +32,7 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
 
 
-def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, min_area: float = 0.4) -> np.ndarray:
+def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, min_area: float = 0.5) -> np.ndarray:
     """A random crop (``min_area``-100% of the area, aspect in [3/4, 4/3]) resized to ``size`` x ``size``."""
     h, w = img.shape[:2]
     area = rng.uniform(min_area, 1.0) * h * w
@@ -56,17 +56,19 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 
 def augment(img: np.ndarray, direction: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """One augmented view of ``img`` (float RGB ``(H, W, 3)`` in [0, 1]) at ``size`` x ``size``, and its
-    direction label (mirrored with the image). The temperature label never changes."""
+    """One augmented view of ``img`` (uint8 RGB ``(H, W, 3)``) at ``size`` x ``size`` as float32 in [0, 1], and
+    its direction label (mirrored with the image). The temperature label never changes."""
+    if img.dtype != np.uint8:
+        raise TypeError(f"augment takes uint8 images, got {img.dtype}")
     out = random_crop(img, size, rng)
     if rng.random() < 0.5:
         out, direction = out[:, ::-1], int(MIRROR_DIRECTION_INDEX[direction])
-    if rng.random() < 0.8:
-        out = exposure(out, rng.uniform(-3.5, 0.7))
+    stops = rng.uniform(-3.5, 0.7) if rng.random() < 0.6 else 0.0
+    out = exposure(np.arange(256, dtype=np.float32) / 255.0, stops).astype(np.float32)[out]  # a table per level
     if rng.random() < 0.2:
         out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.4, 1.2))
-    if rng.random() < 0.5:
-        out = out + rng.normal(0.0, rng.uniform(0.0, 0.03), out.shape)
-    if rng.random() < 0.5:
-        out = jpeg(out, rng.integers(30, 96))
+    if rng.random() < 0.3:
+        out = out + rng.normal(0.0, rng.uniform(0.0, 0.02), out.shape).astype(np.float32)
+    if rng.random() < 0.3:
+        out = jpeg(out, rng.integers(40, 96))
     return np.clip(out, 0.0, 1.0).astype(np.float32), direction

@@ -44,7 +44,7 @@ class LightTrainConfig:
     model_args: dict = field(default_factory=dict)
     epochs: int = 12
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.05
@@ -55,6 +55,9 @@ class LightTrainConfig:
     resume: bool = False
     max_steps: int | None = None
     threads: int | None = None
+    epoch_size: int | None = None
+    """Images per epoch, drawn equally from every --data folder (with replacement from a smaller one), so each
+    renderer weighs the same however many scenes it has; default: all training images once, as they are."""
 
 
 @dataclass
@@ -65,6 +68,7 @@ class LabelledImages:
     direction: np.ndarray
     temperature: np.ndarray
     scenes: list[str]
+    folder: np.ndarray
 
     def __len__(self) -> int:
         return len(self.direction)
@@ -75,7 +79,7 @@ def _flat_folder(path: Path) -> Path:
     return path / "train" if (path / "train").is_dir() and not any(path.glob("Image*.png")) else path
 
 
-def load_labelled(index: FlatIndex, scenes: Sequence[str], side: int, tag: str = "") -> LabelledImages:
+def load_labelled(index: FlatIndex, scenes: Sequence[str], side: int, folder: int = 0) -> LabelledImages:
     """Every setting's image of ``scenes`` at ``side`` x ``side`` (area-resized once), with its labels."""
     from ..io import read_image
 
@@ -92,9 +96,9 @@ def load_labelled(index: FlatIndex, scenes: Sequence[str], side: int, tag: str =
                 np.uint8
             )
             direction[k], temperature[k] = DIRECTIONS.index(s.direction), TEMPERATURES.index(s.temperature)
-            names.append(f"{tag}{scene}")
+            names.append(f"{folder}:{scene}")
             k += 1
-    return LabelledImages(images, direction, temperature, names)
+    return LabelledImages(images, direction, temperature, names, np.full(n, folder, np.int64))
 
 
 def _concat(parts: list[LabelledImages]) -> LabelledImages:
@@ -103,6 +107,7 @@ def _concat(parts: list[LabelledImages]) -> LabelledImages:
         np.concatenate([p.direction for p in parts]),
         np.concatenate([p.temperature for p in parts]),
         [s for p in parts for s in p.scenes],
+        np.concatenate([p.folder for p in parts]),
     )
 
 
@@ -112,9 +117,9 @@ def load_folders(cfg: LightTrainConfig) -> tuple[LabelledImages, LabelledImages]
     for i, folder in enumerate(cfg.data):
         index = scan_flat(_flat_folder(folder))
         tr, va = split_scenes(index.scenes, cfg.val_split, seed=cfg.seed)
-        train.append(load_labelled(index, tr, cfg.cache_size, f"{i}:"))
+        train.append(load_labelled(index, tr, cfg.cache_size, i))
         if va:
-            val.append(load_labelled(index, va, cfg.cache_size, f"{i}:"))
+            val.append(load_labelled(index, va, cfg.cache_size, i))
     if not val:
         raise RelightError("no validation scenes: raise --val-split or add scenes")
     return _concat(train), _concat(val)
@@ -148,6 +153,21 @@ def predict(model: torch.nn.Module, data: LabelledImages, size: int, device: tor
         dirs.append(logits[:, :N_DIRECTIONS].argmax(1))
         temps.append(logits[:, N_DIRECTIONS:].argmax(1))
     return torch.cat(dirs).numpy(), torch.cat(temps).numpy()
+
+
+def epoch_order(data: LabelledImages, epoch_size: int | None, rng: np.random.Generator) -> np.ndarray:
+    """The images of one epoch in order: all once (``epoch_size`` None), or ``epoch_size`` drawn equally from
+    every folder (without replacement while a folder lasts)."""
+    if epoch_size is None:
+        return rng.permutation(len(data))
+    folders = np.unique(data.folder)
+    share = -(-epoch_size // len(folders))
+    picks = []
+    for f in folders:
+        members = np.flatnonzero(data.folder == f)
+        reps = -(-share // len(members))
+        picks.append(np.concatenate([rng.permutation(members) for _ in range(reps)])[:share])
+    return rng.permutation(np.concatenate(picks))[:epoch_size]
 
 
 def _lr_at(cfg: LightTrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
@@ -194,7 +214,7 @@ def train_light(
         f"({len(set(val.scenes))} scenes), loaded in {time.perf_counter() - start_time:.0f} s"
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(train) // cfg.batch_size
+    steps_per_epoch = (cfg.epoch_size or len(train)) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     epoch, step, best, history = 0, 0, -1.0, []
     if cfg.resume:
@@ -205,10 +225,13 @@ def train_light(
         history = [dict(row) for row in state["history"]]
         on_message(f"resumed at epoch {epoch}, step {step}")
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"recipe": json.dumps({k: str(v) for k, v in asdict(cfg).items()}, sort_keys=True)}
+    recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "device", "threads")}
+    recipe["data"] = [Path(p).name for p in cfg.data]
+    recipe["model_args"] = args
+    meta = {"recipe": json.dumps(recipe, sort_keys=True, default=str)}
     while epoch < cfg.epochs and (cfg.max_steps is None or step < cfg.max_steps):
         model.train()
-        order = np.random.default_rng(cfg.seed * 1000 + epoch).permutation(len(train))
+        order = epoch_order(train, cfg.epoch_size, np.random.default_rng(cfg.seed * 1000 + epoch))
         aug_rng = np.random.default_rng(cfg.seed * 7919 + epoch)
         tick, seen, loss_sum = time.perf_counter(), 0, 0.0
         for b in range(steps_per_epoch):
@@ -233,8 +256,12 @@ def train_light(
             "train_loss": loss_sum / max(1, b + 1),
             "val_direction": float((pd == val.direction).mean()),
             "val_temperature": float((pt == val.temperature).mean()),
-            "images_per_s": seen / (time.perf_counter() - tick),
         }
+        for f in range(len(cfg.data)) if len(cfg.data) > 1 else ():
+            of = val.folder == f
+            row[f"val_direction_{f}"] = float((pd[of] == val.direction[of]).mean())
+            row[f"val_temperature_{f}"] = float((pt[of] == val.temperature[of]).mean())
+        row["images_per_s"] = seen / (time.perf_counter() - tick)
         history.append(row)
         epoch += 1
         score = (row["val_direction"] + row["val_temperature"]) / 2

@@ -44,13 +44,39 @@ class _Block(nn.Module):
         return F.relu(self.conv2(F.relu(self.conv1(x))) + self.skip(x))
 
 
+def normalize_exposure(x: torch.Tensor, quantile: float = 0.98) -> torch.Tensor:
+    """sRGB ``(B, 3, H, W)`` to linear light re-exposed so that each image's ``quantile`` luminance is 1 (clipped
+    above): the same photo taken brighter or darker gives the same input, and a dark, one-light scene has its
+    lit surfaces at full range. A scale in linear light leaves chromaticity, so the colour temperature, alone."""
+    lin = torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+    lum = (0.2126 * lin[:, 0] + 0.7152 * lin[:, 1] + 0.0722 * lin[:, 2]).flatten(1)
+    scale = torch.quantile(lum, quantile, dim=1).clamp_min(1e-4)[:, None, None, None]
+    return (lin / scale).clamp(0.0, 1.0)
+
+
+def input_features(x: torch.Tensor) -> torch.Tensor:
+    """The 7 channels the network sees: the exposure-normalised image (sRGB-encoded, in [-1, 1]), its log
+    chromaticity ``log(R/G)``, ``log(B/G)`` (the light's colour, made explicit: a ReLU network finds ratios
+    hard to build) and the pixel coordinates (CoordConv, Liu et al., NeurIPS 2018: where in the frame the light
+    falls, as from a lamp to one side)."""
+    lin = normalize_exposure(x)
+    srgb = torch.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+    eps = 0.02  # dark pixels' chromaticity is noise: damp it
+    chroma = torch.log((lin[:, 0::2] + eps) / (lin[:, 1:2] + eps)).clamp(-3, 3) / 3
+    b, _, h, w = x.shape
+    ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)[:, None].expand(h, w)
+    xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)[None, :].expand(h, w)
+    coords = torch.stack([xs, ys])[None].expand(b, 2, h, w)
+    return torch.cat([srgb * 2 - 1, chroma, coords], dim=1)
+
+
 class LightNet(nn.Module):
     """RGB in [0, 1] of any size -> ``(B, 13)`` light logits (directions, then temperatures)."""
 
     def __init__(self, widths: Sequence[int] = (24, 32, 64, 128, 192), input_size: int = 128, dropout: float = 0.2):
         super().__init__()
         self.input_size = input_size
-        self.stem = nn.Sequential(_conv_bn(3, widths[0], stride=2), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(_conv_bn(7, widths[0], stride=2), nn.ReLU(inplace=True))
         self.stages = nn.Sequential(*(_Block(a, b) for a, b in itertools.pairwise(widths)))
         self.dropout = nn.Dropout(dropout)
         self.direction = nn.Linear(2 * widths[-1], N_DIRECTIONS)
@@ -59,7 +85,7 @@ class LightNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-        f = self.stages(self.stem(x * 2 - 1))
+        f = self.stages(self.stem(input_features(x)))
         pooled = self.dropout(torch.cat([f.mean((2, 3)), f.amax((2, 3))], dim=1))
         return torch.cat([self.direction(pooled), self.temperature(pooled)], dim=1)
 

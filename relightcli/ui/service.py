@@ -32,6 +32,7 @@ from ..io.images import MAX_PIXELS
 if TYPE_CHECKING:
     from ..depth import DepthEstimator
     from ..inference.engine import Relighter
+    from ..light.estimator import LightEstimator
 
 PathLike = str | os.PathLike[str]
 Progress = Callable[[int, int], None]
@@ -53,11 +54,13 @@ class Relit:
     seconds: float
     light: str
     size: tuple[int, int]
+    lights_read: str = ""
 
     @property
     def summary(self) -> str:
         h, w = self.size
-        return f"{w}x{h} relit in {self.seconds:.1f} s; light: {self.light}"
+        read = f"\n\nlight read: {self.lights_read}" if self.lights_read else ""
+        return f"{w}x{h} relit in {self.seconds:.1f} s; light: {self.light}{read}"
 
 
 def preview(rgb: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -102,6 +105,7 @@ class RelightService:
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="relight-ui-")) if workdir is None else Path(workdir)
         self._estimator: DepthEstimator | None = None
+        self._light_reader: LightEstimator | bool | None = None  # None: not loaded yet; False: none shipped
         self._lock = threading.Lock()
 
     # -- inputs ---------------------------------------------------------------------------------------------------
@@ -135,6 +139,22 @@ class RelightService:
                 self.depth_model or DEFAULT_DEPTH_MODEL, device=self.device, precision=self.precision
             )
         return self._estimator
+
+    def read_lights(self, source: np.ndarray, guide: np.ndarray | None) -> str:
+        """What the light estimator reads in the source (and in a guide photo), in words; ``""`` when this
+        installation has no light estimator."""
+        if self._light_reader is None:
+            try:
+                from ..light.estimator import LightEstimator
+
+                self._light_reader = LightEstimator(device=self.device)
+            except RelightError:
+                self._light_reader = False
+        if not self._light_reader:
+            return ""
+        read = self._light_reader.many([source] if guide is None else [source, guide])
+        text = f"source {read[0].describe()}"
+        return text + (f"; guide {read[1].describe()}" if guide is not None else "")
 
     def light(
         self, guide: PathLike | None, guide_depth: PathLike | None, light: str | None
@@ -184,9 +204,10 @@ class RelightService:
             finally:
                 r.on_progress = None
             seconds = time.perf_counter() - start
+            read = self.read_lights(source.rgb, None if light else guide_rgb)
         folder = Path(tempfile.mkdtemp(dir=self.workdir))
         path = write_image(folder / f"{_stem(photo)}_relit.png", out, bit_depth=source.bit_depth)
-        return Relit(path, preview(source.rgb), preview(out), seconds, words, source.size)
+        return Relit(path, preview(source.rgb), preview(out), seconds, words, source.size, read)
 
     def all_lights(
         self,
