@@ -114,7 +114,8 @@ def test_eval_writes_csv_json_and_a_report_whose_links_resolve(pairs: Path, tiny
     assert summary["pairs"] == 3 and set(summary["methods"]) == {"model", "identity", "colour transfer"}
     assert summary["metrics"] == ["psnr", "ssim", "lpips", "mps"]
     rows = (out / "metrics.csv").read_text().strip().splitlines()
-    assert rows[0] == "pair,change,method,psnr,ssim,lpips,mps" and len(rows) == 1 + 3 * 3
+    # The shipped light estimator's readings follow the metrics (tests/test_light.py checks their format).
+    assert rows[0] == "pair,change,method,psnr,ssim,lpips,mps,source_light,guide_light" and len(rows) == 1 + 3 * 3
     # identity's PSNR is the source against the target, computed here independently
     from relightcli.io import read_image
 

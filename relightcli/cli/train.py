@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,8 @@ from .app import app, console, err_console, user_errors
 from .options import (
     DeviceOpt,
 )
+
+T = TypeVar("T")
 
 
 class _RichTrainReporter:
@@ -174,12 +176,12 @@ def train(
     if not isinstance(args, dict):
         raise RelightError("--model-args must be a JSON object")
     if model_info(model).task == "light":
-        light = (epochs or 12, batch_size or 64, lr or 1e-3)
+        light = (_given(epochs, 12), _given(batch_size, 64), _given(lr, 1e-3))
         _train_light(
             data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, epoch_size, device
         )
         return
-    epochs, batch_size, lr = epochs or 100, batch_size or 3, lr or 1e-4
+    epochs, batch_size, lr = _given(epochs, 100), _given(batch_size, 3), _given(lr, 1e-4)
     if len(data) != 1:
         raise RelightError("a relighting model trains on one --data folder (make one of links to pool several)")
     cfg = TrainConfig(
@@ -229,6 +231,11 @@ def train(
         raise typer.Exit(128 + result.stop_signal)  # 130 for Ctrl-C, 143 for SIGTERM
     best = f", best val PSNR {result.best_psnr:.2f} dB" if result.best_psnr > float("-inf") else ""
     console.print(f"done: {result.steps} steps{best}; weights in {escape(str(result.run_dir))}/last.safetensors")
+
+
+def _given(value: T | None, default: T) -> T:
+    """The option as given (0 included), else the task's default."""
+    return default if value is None else value
 
 
 def _train_light(
