@@ -22,6 +22,7 @@ from .options import (
     WeightsOpt,
     load_relighter,
 )
+from .progress import counting_progress
 from .tables import table as make_table
 
 
@@ -75,8 +76,6 @@ def eval_cmd(
 ) -> None:
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics, or (--light)
     the light estimator."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     if light:
         _eval_light(data, out, light_weights, device, limit)
         return
@@ -94,16 +93,7 @@ def eval_cmd(
     except RelightError as exc:
         lpips, note = None, str(exc)
         err_console.print(f"[yellow]{escape(note)}[/] (MPS needs LPIPS; reporting PSNR and SSIM)")
-    with Progress(
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("evaluating", total=None)
+    with counting_progress("evaluating") as progress:
         result = evaluate(
             relighter,
             data,
@@ -113,7 +103,7 @@ def eval_cmd(
             seed=seed,
             limit=limit,
             only=only_change,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=progress,
             light_reader=light_reader,
         )
     summary = result.summary
@@ -163,25 +153,12 @@ def _light_reader(weights: str | None, device: str) -> Any:
 
 
 def _eval_light(data: Path, out: Path, weights: str | None, device: str, limit: int | None) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from ..light.evaluation import evaluate_light, labelled_images
 
     labelled_images(data)  # a folder without setting names fails here, before the model loads
     estimator = load_light_estimator(weights, device)
-    with Progress(
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("reading light", total=None)
-        result = evaluate_light(
-            estimator, data, out, limit=limit, progress=lambda d, t: bar.update(task, completed=d, total=t)
-        )
+    with counting_progress("reading light") as progress:
+        result = evaluate_light(estimator, data, out, limit=limit, progress=progress)
     for t in light_tables(result):
         console.print(t)
     console.print(f"report: {escape(str(result.report))} (predictions.csv, summary.json beside it)")

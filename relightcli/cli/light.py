@@ -13,6 +13,7 @@ from rich.markup import escape
 from ..errors import RelightError
 from .app import app, console, err_console, user_errors
 from .options import DeviceOpt
+from .progress import counting_progress
 from .tables import table
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -67,8 +68,6 @@ def light(
 ) -> None:
     """Read each photo's light: where it comes from (VIDIT's 8 directions, camera looking north, east = the image's
     right) and its colour temperature (2500-6500 K), each with a confidence, from the image alone."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from ..io import read_image
 
     paths = expand_photos(photos)
@@ -76,19 +75,10 @@ def light(
         raise RelightError(f"--json {json_out}: is a folder; give a file name such as lights.json")
     estimator = load_light_estimator(light_weights, device)
     results = []
-    with Progress(
-        TextColumn("[bold]reading light"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=len(paths) < 4 or not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("light", total=len(paths))
+    with counting_progress("reading light", min_total=4) as progress:
         for path in paths:
             results.append((path, estimator(read_image(path).rgb)))
-            bar.advance(task)
+            progress(len(results), len(paths))
     columns = ("photo", "direction", "azimuth", "conf.", "temperature", "conf.")
     t = table(f"light read by {Path(estimator.weights).name}", *columns, right=columns[2:], keep=columns[1:])
     for path, e in results:

@@ -13,6 +13,7 @@ from .app import app, console, err_console, user_errors
 from .options import (
     DeviceOpt,
 )
+from .progress import counting_progress
 
 T = TypeVar("T")
 
@@ -255,8 +256,6 @@ def _train_light(
     device: str,
 ) -> None:
     """``relight train --model light_net``: the light estimator's classification training (`relightcli.light`)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from ..light.training import LightTrainConfig, train_light
 
     cfg = LightTrainConfig(
@@ -275,21 +274,8 @@ def _train_light(
         epoch_size=epoch_size,
         device=device,
     )
-    with Progress(
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("training", total=None)
-        result = train_light(
-            cfg,
-            on_message=lambda m: bar.console.print(escape(m)),
-            on_step=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with counting_progress("training") as progress:
+        result = train_light(cfg, on_message=lambda m: err_console.print(escape(m)), on_step=progress)
     console.print(
         f"done: {result.steps} steps, best validation accuracy (direction and temperature, mean) "
         f"{result.best_accuracy:.1%}; weights in {escape(str(result.run_dir))}/best.safetensors"
