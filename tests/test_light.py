@@ -119,7 +119,7 @@ def test_flip_ensemble_reads_a_mirror_as_the_mirrored_light(random_weights: Path
         LightEstimator(path, device="cpu")
 
 
-def test_training_learns_resumes_and_records_every_option(scenes: Path, tmp_path: Path) -> None:
+def test_training_resumes_and_records_every_option(scenes: Path, tmp_path: Path) -> None:
     cfg = LightTrainConfig(
         data=[scenes],
         out=tmp_path / "run",
@@ -237,3 +237,10 @@ def test_eval_records_the_lights_read_per_pair(scenes: Path, tmp_path: Path, ran
         assert re.search(r",\d{4}K/[NSEW]{1,2} \(\d\.\d\d/\d\.\d\d\),\d{4}K/[NSEW]{1,2} \(\d\.\d\d/\d\.\d\d\)$", line)
     assert result.summary["light_reader"] == str(random_weights)
     assert result.report.read_text().count("light read: source ") == 3
+
+
+def test_show_light_is_refused_for_folders(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["apply", "--src-dir", str(tmp_path), "--light", "3500K/N", "-o", str(tmp_path / "o"), "--show-light"]
+    )
+    assert result.exit_code == 1 and "--show-light is for one photo" in result.output

@@ -120,6 +120,8 @@ def apply(
     if pairs is not None or src_dir is not None:
         if paths:
             raise RelightError("--pairs/--src-dir take no SRC arguments")
+        if show_light:
+            raise RelightError("--show-light is for one photo; for folders, relight eval records the lights per pair")
         _apply_batch(pairs, src_dir, guide_opt, guide_depth_opt, light, output, overwrite, raw_depth, load, depth_opts)
         return
     if guide_opt is not None or guide_depth_opt is not None:

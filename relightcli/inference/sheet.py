@@ -9,6 +9,7 @@ full-resolution ones.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -51,9 +52,12 @@ def all_lights(
         _label(sheet, direction, LEFT + j * (tw + pad) + tw // 2 - 8, TOP - 6)
     for i, temperature in enumerate(TEMPERATURES):
         _label(sheet, f"{temperature}K", 2, TOP + i * (th + pad) + th // 2 + 5)
+    guide_depths: dict[Path, np.ndarray] = {}  # the preset bank shares one depth map: read it once
     for n, setting in enumerate(SETTINGS):
-        guide_path, guide_depth_path = preset(setting)
-        out = relighter.relight(small, small_depth, read_image(guide_path).rgb, read_depth(guide_depth_path))
+        guide_path, depth_path = preset(setting)
+        if depth_path not in guide_depths:
+            guide_depths[depth_path] = read_depth(depth_path)
+        out = relighter.relight(small, small_depth, read_image(guide_path).rgb, guide_depths[depth_path])
         i, j = TEMPERATURES.index(setting.temperature), DIRECTIONS.index(setting.direction)
         y, x = TOP + i * (th + pad), LEFT + j * (tw + pad)
         sheet[y : y + th, x : x + tw] = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)

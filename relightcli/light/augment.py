@@ -7,7 +7,7 @@
   clipped). A scale leaves every pixel's chromaticity alone, so the temperature label stays true. The range
   reaches far below our renders because real VIDIT is much darker (mean luminance 0.19 against 0.36).
 - **Sensor noise**: Gaussian noise, independent per channel, zero-mean so it shifts no colour on average.
-- **JPEG**: re-encoding at quality 30-95 (blocks and chroma subsampling, as in photos from the web).
+- **JPEG**: re-encoding at quality 40-95 (blocks and chroma subsampling, as in photos from the web).
 - **Blur**: a slight Gaussian blur (focus, motion, resampling).
 
 No hue, saturation, white-balance or contrast jitter: any of them would change the colour temperature the image

@@ -45,7 +45,7 @@ class LightTrainConfig:
     epochs: int = 12
     batch_size: int = 64
     lr: float = 1e-3
-    weight_decay: float = 0.05
+    weight_decay: float = 0.01
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.05
     cache_size: int = 224
