@@ -120,8 +120,9 @@ def test_browser_relights_a_sample_and_shows_bad_uploads(server: Server, tmp_pat
         assert "5500 K (daylight), light from the right" in page.inner_text("#info")
 
         # The slider holds the source and the result, both at the source's size (a 256x256 sample).
+        loaded = "[...document.querySelectorAll('#result img')]"
+        page.wait_for_function(f"{loaded}.length >= 2 && {loaded}.every(e => e.complete && e.naturalWidth > 0)")
         images = page.locator("#result img")
-        assert images.count() >= 2
         sizes = images.evaluate_all("els => els.map(e => [e.naturalHeight, e.naturalWidth])")
         assert all(tuple(s) == source.size for s in sizes), sizes
         with page.expect_download() as download:
