@@ -36,6 +36,7 @@ TINY_ARGS: dict[str, dict[str, Any]] = {
     "s3net_lite_shading": {"encoder_args": TINY_ENCODER},
     "s3net_lite_lightcode": {"encoder_args": TINY_ENCODER},
     "s3net_lite_lightcolour": {"encoder_args": TINY_ENCODER},
+    "s3net_lite_lightaware": {"encoder_args": TINY_ENCODER},
     "mprnet": {"n_feat": 8, "scale_unetfeats": 4, "scale_orsnetfeats": 4, "num_cab": 1},
     "mprnet_deblur": {"n_feat": 8, "scale_unetfeats": 4, "scale_orsnetfeats": 4, "num_cab": 1},
     "srn": {"width": 8},

@@ -13,6 +13,7 @@ def test_registry_lists_s3net_variants() -> None:
     assert {"s3net", "s3net_lite", "s3net_res2net50d"} <= set(names)
     assert list_models("s3net_*") == [
         "s3net_lite",
+        "s3net_lite_lightaware",
         "s3net_lite_lightcode",
         "s3net_lite_lightcolour",
         "s3net_lite_ratio",

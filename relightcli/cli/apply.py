@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from ..data.vidit import Setting
 from ..errors import RelightError
 from .app import app, console, err_console, user_errors
 from .light import LightWeightsOpt, load_light_estimator
@@ -90,6 +91,14 @@ def apply(
         typer.Option("--show-light", help="Print the light read from the source and the guide (relight light)."),
     ] = False,
     light_weights: LightWeightsOpt = None,
+    source_light: Annotated[
+        str | None,
+        typer.Option(
+            "--source-light",
+            help="The source's own light, when known (e.g. 4500K/E): a light-aware model "
+            "(s3net_lite_lightaware) is told it instead of reading it; other models ignore it.",
+        ),
+    ] = None,
 ) -> None:
     """Relight SRC as it would look under GUIDE's lighting (or a --light preset such as 3500K/NW).
 
@@ -117,12 +126,15 @@ def apply(
         flip_ensemble=flip_ensemble,
     )
     depth_opts = dict(depth_model=depth_model, save_depth=save_depth)
+    told = dict(source_setting=Setting.parse(source_light) if source_light is not None else None)
     if pairs is not None or src_dir is not None:
         if paths:
             raise RelightError("--pairs/--src-dir take no SRC arguments")
         if show_light:
             raise RelightError("--show-light is for one photo; for folders, relight eval records the lights per pair")
-        _apply_batch(pairs, src_dir, guide_opt, guide_depth_opt, light, output, overwrite, raw_depth, load, depth_opts)
+        _apply_batch(
+            pairs, src_dir, guide_opt, guide_depth_opt, light, output, overwrite, raw_depth, load, depth_opts, told
+        )
         return
     if guide_opt is not None or guide_depth_opt is not None:
         raise RelightError("--guide/--guide-depth go with --src-dir; for one photo give GUIDE [GUIDE_DEPTH] as paths")
@@ -145,6 +157,8 @@ def apply(
             estimator=estimator,
             save_depth=save_depth,
             jpeg_quality=jpeg_quality,
+            target_setting=inputs.setting,
+            **told,
         )
     if show_light:
         _show_light(inputs.src, inputs.guide, light, light_weights, device)
@@ -180,6 +194,7 @@ def _apply_batch(
     raw_depth: bool,
     load: dict[str, Any],
     depth_opts: dict[str, Any],
+    told: dict[str, Any],
 ) -> None:
     """``relight apply --pairs DIR`` / ``--src-dir DIR``: the model loaded once, failures reported at the end."""
 
@@ -205,7 +220,7 @@ def _apply_batch(
         for p in (guide, guide_depth):
             if p is not None and not p.is_file():
                 raise RelightError(f"{p}: file not found")
-        jobs = folder_jobs(src_dir, guide, guide_depth, output)
+        jobs = folder_jobs(src_dir, guide, guide_depth, output, Setting.parse(light) if light is not None else None)
     jobs = shard(jobs)
     device = rank_device(load["device"])
     estimator = None
@@ -236,6 +251,7 @@ def _apply_batch(
             estimator=estimator,
             save_depth=depth_opts["save_depth"],
             progress=lambda done, total, ips: bar.update(task, completed=done, rate=f"{ips:.2f} img/s"),
+            **told,
         )
     rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
     console.print(

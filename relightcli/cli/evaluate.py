@@ -73,6 +73,14 @@ def eval_cmd(
         ),
     ] = False,
     light_weights: LightWeightsOpt = None,
+    tell_lights: Annotated[
+        bool,
+        typer.Option(
+            "--tell-lights",
+            help="Tell a light-aware model (s3net_lite_lightaware) each pair's recorded settings, as apply --light "
+            "--source-light does, instead of letting it read them from the photos.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics, or (--light)
     the light estimator."""
@@ -105,6 +113,7 @@ def eval_cmd(
             only=only_change,
             progress=progress,
             light_reader=light_reader,
+            tell_lights=tell_lights,
         )
     summary = result.summary
     tables = summary_tables(summary)

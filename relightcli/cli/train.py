@@ -133,6 +133,22 @@ def train(
             "from the encoder's features (S3Net family; training only, not in the saved weights).",
         ),
     ] = 0.0,
+    fresh_lr_scale: Annotated[
+        float,
+        typer.Option(
+            "--fresh-lr-scale",
+            help="With --init into a wider model: the weights the checkpoint lacks (added modules, starting at the "
+            "identity) train at this multiple of --lr.",
+        ),
+    ] = 1.0,
+    exact_light: Annotated[
+        float,
+        typer.Option(
+            "--exact-light",
+            help="For a model told the lights (s3net_lite_lightaware): the share of steps on which it is told the "
+            "training labels' lights exactly (as with apply --light); on the others it reads them from the photos.",
+        ),
+    ] = 0.5,
     batch_scales: Annotated[
         str,
         typer.Option(
@@ -212,6 +228,8 @@ def train(
         freeze_bn=freeze_bn,
         grad_clip=grad_clip,
         aux_light=aux_light,
+        exact_light=exact_light,
+        fresh_lr_scale=fresh_lr_scale,
         batch_scales=scales,
         ema=ema,
         save_every=save_every,

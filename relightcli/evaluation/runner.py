@@ -21,6 +21,7 @@ from ..data.vidit import LIGHT_CHANGES, light_change
 from ..errors import RelightError
 from ..inference.engine import Relighter
 from ..metrics import LPIPS, mps, psnr, ssim
+from ..models.lightcode import settings_code
 from .baselines import BASELINES
 from .html import error_map, save_thumb, write_report
 
@@ -94,10 +95,15 @@ def evaluate(
     thumb: int = 160,
     progress: Callable[[int, int], None] | None = None,
     light_reader: LightEstimator | None = None,
+    tell_lights: bool = False,
 ) -> EvalResult:
     """Evaluate ``relighter`` and the baselines on every pair; write metrics.csv, summary.json, index.html.
     With ``light_reader`` the light it reads in each pair's source and guide is recorded beside the metrics
-    (``source_light``, ``guide_light``: setting, then the direction and temperature confidences)."""
+    (``source_light``, ``guide_light``: setting, then the direction and temperature confidences). With
+    ``tell_lights`` a model told the lights (`Relighter.told_light`) is told each pair's recorded settings
+    exactly, as ``relight apply --light --source-light`` does, instead of reading them from the photos."""
+    if tell_lights and not relighter.told_light:
+        raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
     ds, desc = eval_dataset(Path(data), seed=seed, limit=limit, only=only)
     out = Path(out)
     metrics = ["psnr", "ssim"] + (["lpips", "mps"] if lpips is not None else [])
@@ -107,7 +113,15 @@ def evaluate(
         x, target = item["input"], item["target"]
         src = x[:3].permute(1, 2, 0).numpy()
         guide = x[3:6].permute(1, 2, 0).numpy()
-        outputs = {"model": relighter.run(x[None])[0]}
+        told = None
+        if tell_lights and "source_setting" in item:
+            told = {
+                "source_light": settings_code([item["source_setting"]]),
+                "target_light": settings_code([item["target_setting"]]),
+            }
+        elif tell_lights:
+            raise RelightError(f"{data}: --tell-lights needs the pairs' settings (pairs.csv or a flat VIDIT folder)")
+        outputs = {"model": relighter.run(x[None], told)[0]}
         for method, fn in BASELINES.items():
             outputs[method] = torch.from_numpy(np.ascontiguousarray(fn(src, guide).transpose(2, 0, 1)))
         values: dict[str, dict[str, float]] = {}
@@ -164,6 +178,7 @@ def evaluate(
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,
         "light_reader": getattr(light_reader, "weights", None),
+        "told_lights": tell_lights,
         "model_wins": sum(r["methods"]["model"]["psnr"] > r["methods"]["identity"]["psnr"] for r in rows),
         "by_change": by_change,
         "by_change_note": (

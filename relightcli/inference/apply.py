@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..data.vidit import Setting
 from ..errors import RelightError
 from ..io import JPEG_QUALITY, RGBImage, read_depth_of, read_image, write_depth, write_image
 
@@ -35,12 +36,14 @@ APPLY_FORMS = (
 
 @dataclass(frozen=True)
 class ApplyInputs:
-    """The files of one ``relight apply``: a depth of ``None`` is estimated from its photo."""
+    """The files of one ``relight apply``: a depth of ``None`` is estimated from its photo. ``setting``: the
+    ``--light`` setting the guide is the preset of (a model told the lights is told it exactly)."""
 
     src: Path
     src_depth: Path | None
     guide: Path
     guide_depth: Path | None
+    setting: Setting | None = None
 
     @property
     def estimates(self) -> bool:
@@ -80,7 +83,7 @@ def parse_apply_paths(paths: list[Path], light: str | None) -> ApplyInputs:
                 f"--light replaces GUIDE GUIDE_DEPTH (give either, not both): SRC [SRC_DEPTH]; forms: {APPLY_FORMS}"
             )
         guide, guide_depth = preset(light)
-        inputs = ApplyInputs(paths[0], paths[1] if n == 2 else None, guide, guide_depth)
+        inputs = ApplyInputs(paths[0], paths[1] if n == 2 else None, guide, guide_depth, Setting.parse(light))
     elif n == 4:
         inputs = ApplyInputs(*paths)
     elif n == 2:
@@ -138,8 +141,13 @@ def relight_files(
     estimator: DepthEstimator | None = None,
     save_depth: PathLike | None = None,
     jpeg_quality: int = JPEG_QUALITY,
+    source_setting: Setting | None = None,
+    target_setting: Setting | None = None,
 ) -> Path:
     """Relight ``src`` under ``guide``'s lighting and write the result; returns the output path.
+
+    ``source_setting``/``target_setting``: the lights, where known exactly, for a model told the lights
+    (`Relighter.relight`); other models ignore them.
 
     A depth given as ``None`` is estimated from its photo by ``estimator`` (`relightcli.depth.DepthEstimator`).
     The output has the source's size, upright (EXIF orientation applied, no orientation tag written); it is
@@ -154,5 +162,7 @@ def relight_files(
     options = dict(estimator=estimator, raw_depth=raw_depth, save_depth=save_depth)
     source_depth = depth_for(source, src, src_depth, **options)
     guide_d = depth_for(guide_img, guide, guide_depth, **options)
-    result = relighter.relight(source.rgb, source_depth, guide_img.rgb, guide_d)
+    result = relighter.relight(
+        source.rgb, source_depth, guide_img.rgb, guide_d, source_setting=source_setting, target_setting=target_setting
+    )
     return write_image(out, result, bit_depth=source.bit_depth, jpeg_quality=jpeg_quality)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..data.vidit import scan_pairs
+from ..data.vidit import Setting, scan_pairs
 from ..errors import RelightError
 from .apply import relight_files
 
@@ -37,6 +37,8 @@ class Job:
     guide: Path
     guide_depth: Path | None
     out: Path
+    target_setting: Setting | None = None
+    """The ``--light`` setting the guide is the preset of (told exactly to a model told the lights)."""
 
 
 @dataclass
@@ -62,7 +64,13 @@ def find_depth(image: Path) -> Path | None:
     return None
 
 
-def folder_jobs(src_dir: str | Path, guide: Path, guide_depth: Path | None, out_dir: str | Path) -> list[Job]:
+def folder_jobs(
+    src_dir: str | Path,
+    guide: Path,
+    guide_depth: Path | None,
+    out_dir: str | Path,
+    target_setting: Setting | None = None,
+) -> list[Job]:
     """One job per image in ``src_dir`` (depth maps themselves excluded); outputs ``OUT/NAME.png``."""
     src_dir = Path(src_dir)
     if not src_dir.is_dir():
@@ -77,7 +85,10 @@ def folder_jobs(src_dir: str | Path, guide: Path, guide_depth: Path | None, out_
     ]
     if not images:
         raise RelightError(f"{src_dir}: no .png/.jpg images")
-    return [Job(p.stem, p, find_depth(p), guide, guide_depth, Path(out_dir) / f"{p.stem}.png") for p in images]
+    return [
+        Job(p.stem, p, find_depth(p), guide, guide_depth, Path(out_dir) / f"{p.stem}.png", target_setting)
+        for p in images
+    ]
 
 
 def shard(jobs: list[Job]) -> list[Job]:
@@ -107,6 +118,7 @@ def run_jobs(
     estimator: DepthEstimator | None = None,
     save_depth: str | Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    source_setting: Setting | None = None,
 ) -> BatchSummary:
     """Relight every job; ``progress(done, total, images_per_s)`` after each. A job without a source depth has it
     estimated by ``estimator`` (kept in ``save_depth``); without one, it fails naming the files looked for."""
@@ -133,6 +145,8 @@ def run_jobs(
                     raw_depth=raw_depth,
                     estimator=estimator,
                     save_depth=save_depth,
+                    source_setting=source_setting,
+                    target_setting=job.target_setting,
                 )
                 summary.done += 1
                 summary.estimated += job.src_depth is None

@@ -16,14 +16,17 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..data.vidit import Setting
 from ..errors import RelightError, first_line
 from ..hardware import cpu_capabilities
 from ..models import ModelInfo
+from ..models.lightcode import mirror_code, settings_code
 from .cpualloc import retain_freed_memory
 from .fusion import fuse_conv_pointwise
 from .largeimage import run_tiled, tiles_needed, upsample_relighting, working_size
@@ -36,6 +39,8 @@ AUTO_MAX_SIDE = 1024
 CHECK_ABOVE_PIXELS = 2**21
 """Passes larger than this (2 MP) have their peak memory estimated against what the device can give."""
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+Lights = dict[str, torch.Tensor]
+"""``source_light``/``target_light`` codes ``(B, 13)`` for a model told the lights (`ModelInfo.told_light`)."""
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -115,8 +120,13 @@ def weights_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
-def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int, precision: str = "fp32") -> torch.Tensor:
+def forward_padded(
+    model: nn.Module, x: torch.Tensor, multiple: int, precision: str = "fp32", lights: Lights | None = None
+) -> torch.Tensor:
     """Pad to ``multiple``, run in ``precision``, take the final output, crop back, clamp to [0, 1].
+
+    ``lights`` (``source_light``/``target_light`` codes, `relightcli.models.lightcode`) go to a model that is
+    told the lights (`ModelInfo` of ``s3net_lite_lightaware``); other models take none.
 
     A model whose weights are float32 runs under ``precision`` autocast; a model already cast to bf16/fp16
     (`optimize_for_inference` with ``dtype``, the CPU bf16 fast path) gets its input in that dtype and no
@@ -125,12 +135,13 @@ def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int, precision: 
     h, w = x.shape[-2:]
     x = pad_to_multiple(x.float(), multiple)
     cast = weights_dtype(model)
+    told = {k: v.to(x.device) for k, v in (lights or {}).items()}
     if cast != torch.float32:
-        y = model(x.to(cast))
+        y = model(x.to(cast), **told)
     else:
         dtype = _DTYPES.get(precision)
         with torch.autocast(device_type=x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            y = model(x)
+            y = model(x, **told)
     if isinstance(y, (list, tuple)):
         y = y[0]
     return y[..., :h, :w].float().clamp(0.0, 1.0)
@@ -201,13 +212,13 @@ class CompiledModel(nn.Module):
         self.relight_info = getattr(model, "relight_info", None)
         self.relight_args = getattr(model, "relight_args", {})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, **lights: torch.Tensor) -> torch.Tensor:
         import torch._dynamo.exc
         import torch._inductor.config as inductor_config
 
         try:
             with inductor_config.patch(freezing=True):  # read when a (re)compilation happens inside this call
-                return self.compiled(x)
+                return self.compiled(x, **lights)
         except torch._dynamo.exc.BackendCompilerFailed as exc:  # e.g. no C++ compiler on the machine
             raise RelightError(f"torch.compile failed ({first_line(exc)}); run without --compile") from None
 
@@ -300,27 +311,36 @@ class Relighter:
             retain_freed_memory()  # process-wide: large activations reuse freed blocks instead of fresh pages
         self.model = CompiledModel(model) if self.compile else model
 
-    @torch.inference_mode()
-    def run(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 8, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` float32 in [0, 1] on the CPU (whole image)."""
-        if not self.flip_ensemble:
-            return self._run_once(x)
-        return (self._run_once(x) + self._run_once(x.flip(-1)).flip(-1)) / 2
+    @property
+    def told_light(self) -> bool:
+        """Whether the model takes the source's and the target's light (``source_light``/``target_light``)."""
+        return self.info.told_light
 
-    def _run_once(self, x: torch.Tensor) -> torch.Tensor:
-        y = self._forward(x)
+    @torch.inference_mode()
+    def run(self, x: torch.Tensor, lights: Lights | None = None) -> torch.Tensor:
+        """``(B, 8, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` float32 in [0, 1] on the CPU (whole image). ``lights``:
+        codes for a model told the lights (the mirrored pass gets them mirrored); ignored by other models."""
+        lights = lights if self.told_light else None
+        if not self.flip_ensemble:
+            return self._run_once(x, lights)
+        mirrored = {k: mirror_code(v) for k, v in lights.items()} if lights else None
+        return (self._run_once(x, lights) + self._run_once(x.flip(-1), mirrored).flip(-1)) / 2
+
+    def _run_once(self, x: torch.Tensor, lights: Lights | None = None) -> torch.Tensor:
+        y = self._forward(x, lights)
         done, total = self._steps
         self._steps = (done + 1, total)
         if self.on_progress and total:
             self.on_progress(done + 1, total)
         return y
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, lights: Lights | None = None) -> torch.Tensor:
         x = x.to(self.device)
         if self.optimize:
             x = x.contiguous(memory_format=torch.channels_last)
         try:
-            return forward_padded(self.model, x, self.info.size_multiple, self.precision).cpu().contiguous()
+            y = forward_padded(self.model, x, self.info.size_multiple, self.precision, lights)
+            return y.cpu().contiguous()
         except torch.cuda.OutOfMemoryError:
             if self.tile:
                 raise  # run_tiled halves the tile and retries
@@ -329,8 +349,21 @@ class Relighter:
                 f"out of GPU memory at {x.shape[-1]}x{x.shape[-2]}; use --tile 512 or --max-side 1024"
             ) from None
 
-    def relight(self, src: np.ndarray, src_depth: np.ndarray, guide: np.ndarray, guide_depth: np.ndarray) -> np.ndarray:
+    def relight(
+        self,
+        src: np.ndarray,
+        src_depth: np.ndarray,
+        guide: np.ndarray,
+        guide_depth: np.ndarray,
+        *,
+        source_setting: Setting | None = None,
+        target_setting: Setting | None = None,
+    ) -> np.ndarray:
         """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1].
+
+        ``source_setting``/``target_setting``: the lights, when known exactly (``relight apply --light``), for
+        a model told the lights (`told_light`); what is not given it reads from the photos. Other models
+        ignore them.
 
         A source larger than the working size (``max_side``, by default `AUTO_MAX_SIDE`) is relit at that size
         and the result carried to full resolution (`largeimage.upsample_relighting`); with ``tile``, or when the
@@ -338,11 +371,16 @@ class Relighter:
         """
         h, w = src.shape[:2]
         size, tile = self.plan(h, w)
+        lights = {
+            key: settings_code([s])
+            for key, s in (("source_light", source_setting), ("target_light", target_setting))
+            if s is not None
+        }
         if size != (h, w):
             small_src, small_depth = resize(src, size), resize(src_depth, size)
-            out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth, tile)
+            out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth, tile, lights)
             return upsample_relighting(src, small_src, out_small)
-        return self._relight_at_size(src, src_depth, guide, guide_depth, tile)
+        return self._relight_at_size(src, src_depth, guide, guide_depth, tile, lights)
 
     def plan(self, h: int, w: int) -> tuple[tuple[int, int], int | None]:
         """``((height, width), tile)`` of the pass an ``h`` x ``w`` image gets: the working size (the image's own
@@ -406,16 +444,17 @@ class Relighter:
         guide: np.ndarray,
         guide_depth: np.ndarray,
         tile: int | None = None,
+        lights: Lights | None = None,
     ) -> np.ndarray:
         x = make_input(src, src_depth, guide, guide_depth)
         passes = 2 if self.flip_ensemble else 1
         h, w = x.shape[-2:]
         if tile and max(h, w) > tile:
             self._steps = (0, passes * tiles_needed(h, w, tile, self.tile_overlap))
-            y = run_tiled(self.run, x, tile, self.tile_overlap, on_retry=self._say_retry)
+            y = run_tiled(partial(self.run, lights=lights), x, tile, self.tile_overlap, on_retry=self._say_retry)
         else:
             self._steps = (0, passes)
-            y = self.run(x)
+            y = self.run(x, lights)
         self._steps = (0, 0)
         return y[0].permute(1, 2, 0).numpy()
 

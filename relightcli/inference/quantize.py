@@ -82,9 +82,9 @@ class QuietInt8(nn.Module):
         self.relight_info = model.relight_info
         self.relight_args = getattr(model, "relight_args", {})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, **lights: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         with _quiet():
-            return self.model(x)
+            return self.model(x, **lights)
 
 
 def quantize_int8(

@@ -57,7 +57,8 @@ def all_lights(
         guide_path, depth_path = preset(setting)
         if depth_path not in guide_depths:
             guide_depths[depth_path] = read_depth(depth_path)
-        out = relighter.relight(small, small_depth, read_image(guide_path).rgb, guide_depths[depth_path])
+        guide = read_image(guide_path).rgb
+        out = relighter.relight(small, small_depth, guide, guide_depths[depth_path], target_setting=setting)
         i, j = TEMPERATURES.index(setting.temperature), DIRECTIONS.index(setting.direction)
         y, x = TOP + i * (th + pad), LEFT + j * (tw + pad)
         sheet[y : y + th, x : x + tw] = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -40,6 +40,8 @@ class ModelInfo:
         description: One line for ``relight models``.
         task: ``"relight"`` (the 8-channel contract above) or ``"light"`` (an RGB image in, light logits out:
             `relightcli.light`).
+        told_light: Whether forward also takes ``source_light``/``target_light`` codes
+            (`relightcli.models.lightcode`), each optional: what is not given the model reads from the photos.
     """
 
     name: str
@@ -53,6 +55,7 @@ class ModelInfo:
     int8_safe: bool = False
     int8_fp32: tuple[str, ...] = ()
     task: str = "relight"
+    told_light: bool = False
 
 
 TASKS = ("relight", "light")
@@ -72,6 +75,7 @@ def register_model(
     int8_safe: bool = False,
     int8_fp32: tuple[str, ...] = (),
     task: str = "relight",
+    told_light: bool = False,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a model factory under its function name; the docstring's first line becomes its description."""
 
@@ -96,6 +100,7 @@ def register_model(
             int8_safe=int8_safe,
             int8_fp32=int8_fp32,
             task=task,
+            told_light=told_light,
         )
         return fn
 
@@ -139,7 +144,7 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     return model
 
 
-_BUILD_ONLY_ARGS = frozenset({"pretrained_backbone"})
+_BUILD_ONLY_ARGS = frozenset({"pretrained_backbone", "light_weights"})
 """Options that affect how a model is initialised, not its architecture; never stored in checkpoints."""
 
 

@@ -85,7 +85,7 @@ class LightNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-        f = self.stages(self.stem(input_features(x)))
+        f = self.stages(self.stem(input_features(x.float()).to(x.dtype)))  # the quantile needs fp32
         pooled = self.dropout(torch.cat([f.mean((2, 3)), f.amax((2, 3))], dim=1))
         return torch.cat([self.direction(pooled), self.temperature(pooled)], dim=1)
 

@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RelightError
-from . import colour, shading
+from . import colour, lightcode, shading
 from ._registry import IN_CHANNELS, register_model
+from .lightnet import LightNet
 
 HEADS = ("image", "ratio")
 _PAPER = "Yang et al., S3Net: A Single Stream Structure for Depth Guided Image Relighting, CVPRW 2021"
@@ -129,6 +130,16 @@ class S3Net(nn.Module):
         colour_code: Add to the ratio head's image-wide gain and offset a small MLP of `colour.colour_code` (the
             shades-of-grey statistics of source and guide): a direct path from the guide's light colour to the
             source's colour change. Its last layer starts at zero.
+        told_light: Tell the network the source's and the target's light as `lightcode` codes (VIDIT's classes,
+            as probabilities). ``forward(x, source_light=None, target_light=None)`` takes them, exact (a known
+            setting, ``relight apply --light``) or read from the photos by ``light_reader``, a frozen copy of
+            the light estimator (`relightcli.light`) that the checkpoint carries. Three paths use them: a FiLM of
+            the deepest features on both codes; a 5x5 table of per-channel log gains from source to target
+            temperature, added to the ratio head's gain; and a *same-direction path*: where the direction does
+            not change, the light's colour is all that changes, so the output is the source times an image-wide
+            colour gain (no per-pixel term, so shadows cannot move). The two outputs are mixed by the
+            probability that the direction is unchanged (1 for a known same-direction setting). The FiLM and the
+            table start at zero.
     """
 
     size_multiple = 32
@@ -142,12 +153,15 @@ class S3Net(nn.Module):
         physical: bool = False,
         light_code: bool = False,
         colour_code: bool = False,
+        told_light: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
             raise RelightError(f"unknown S3Net head {head!r}; choose one of {', '.join(HEADS)}")
         if colour_code and head != "ratio":
             raise RelightError("colour_code needs the ratio head (it adds to its image-wide gain and offset)")
+        if told_light and head != "ratio":
+            raise RelightError("told_light needs the ratio head (its same-direction path is a gain on the source)")
         self.head = head
         self.physical = physical
         in_chans = IN_CHANNELS + (shading.CHANNELS if physical else 0)
@@ -163,6 +177,15 @@ class S3Net(nn.Module):
             self.light_film = nn.Sequential(nn.Linear(shading.CODE, 64), nn.ReLU(inplace=True), nn.Linear(64, 2 * c3))
             nn.init.zeros_(self.light_film[2].weight)
             nn.init.zeros_(self.light_film[2].bias)
+        self.light_reader: LightNet | None = None
+        if told_light:
+            self.light_reader = LightNet().requires_grad_(False).eval()
+            code = 2 * lightcode.CODE
+            self.code_film = nn.Sequential(nn.Linear(code, 64), nn.ReLU(inplace=True), nn.Linear(64, 2 * c3))
+            nn.init.zeros_(self.code_film[2].weight)
+            nn.init.zeros_(self.code_film[2].bias)
+            n_t = lightcode.N_TEMPERATURES
+            self.temperature_gain = nn.Parameter(torch.zeros(n_t, n_t, 3))
         self.mid_conv = AttentionBlock(c3)
         self.attention1 = AttentionBlock(d1)
         self.attention2 = AttentionBlock(d2)
@@ -185,19 +208,54 @@ class S3Net(nn.Module):
             nn.init.zeros_(self.colour_mlp[2].weight)
             nn.init.zeros_(self.colour_mlp[2].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def train(self, mode: bool = True) -> S3Net:
+        """As `nn.Module.train`, but the light reader stays frozen in eval mode (its BatchNorm statistics too)."""
+        super().train(mode)
+        if self.light_reader is not None:
+            self.light_reader.eval()
+        return self
+
+    def read_lights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source's and the guide's light codes ``(B, 13)`` (fp32) read by ``light_reader`` from a model input,
+        each averaged with the reading of its mirror image (so a mirrored input gets exactly mirrored codes)."""
+        assert self.light_reader is not None
+        with shading.full_precision(x):
+            n = x.shape[0]
+            size = (self.light_reader.input_size,) * 2
+            images = torch.cat([x[:, :3], x[:, 3:6]]).float()
+            small = F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+            dtype = next(self.light_reader.parameters()).dtype
+            logits = self.light_reader(torch.cat([small, small.flip(-1)]).to(dtype)).float()
+            logits = (logits[: 2 * n] + lightcode.mirror_code(logits[2 * n :])) / 2
+            codes = lightcode.code_from_logits(logits)
+            return codes[:n], codes[n:]
+
+    def forward(
+        self, x: torch.Tensor, source_light: torch.Tensor | None = None, target_light: torch.Tensor | None = None
+    ) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(
                 f"S3Net needs sides that are multiples of 32, got {h}x{w} (relightcli.inference.engine pads)"
             )
         src, inputs = x[:, :3], x[:, :IN_CHANNELS]  # the 8 input channels, before any physical ones
+        codes: tuple[torch.Tensor, torch.Tensor] | None = None
+        if self.light_reader is not None:
+            if source_light is None or target_light is None:
+                read_src, read_guide = self.read_lights(inputs)
+                source_light = read_src if source_light is None else source_light
+                target_light = read_guide if target_light is None else target_light
+            codes = (source_light.float().to(x.device), target_light.float().to(x.device))
         if self.physical:
             physical = shading.shading_inputs(x).to(x.dtype)
             x = torch.cat([x, physical], dim=1)
         layer1, layer2, layer3 = self.encoder(x)
         if self.light_film is not None:
             film = self.light_film(shading.light_code(inputs).to(x.dtype))[:, :, None, None]
+            scale, shift = film.chunk(2, dim=1)
+            layer3 = layer3 * (1.0 + scale) + shift
+        if codes is not None:
+            film = self.code_film(torch.cat(codes, dim=1).to(layer3.dtype))[:, :, None, None]
             scale, shift = film.chunk(2, dim=1)
             layer3 = layer3 * (1.0 + scale) + shift
         x = F.pixel_shuffle(self.mid_conv(layer3), 2)
@@ -210,12 +268,35 @@ class S3Net(nn.Module):
             x = torch.cat([x, physical[:, -shading.SHADING_MAPS :]], dim=1)
         out = self.tail(x)
         if self.head == "ratio":
-            out = out + self.global_head(layer3)
+            wide = self.global_head(layer3)
             if self.colour_mlp is not None:
-                out = out + self.colour_mlp(colour.colour_code(inputs).to(out.dtype))[:, :, None, None]
+                wide = wide + self.colour_mlp(colour.colour_code(inputs).to(wide.dtype))[:, :, None, None]
+            out = out + wide
             gain, offset = out[:, :3], out[:, 3:]
-            out = src * torch.exp(2.0 * torch.tanh(gain)) + 0.5 * torch.tanh(offset)
+            if codes is None:
+                return src * torch.exp(2.0 * torch.tanh(gain)) + 0.5 * torch.tanh(offset)
+            return self._told_output(src, gain, offset, wide[:, :3], *codes)
         return out
+
+    def _told_output(
+        self,
+        src: torch.Tensor,
+        gain: torch.Tensor,
+        offset: torch.Tensor,
+        wide_gain: torch.Tensor,
+        source_light: torch.Tensor,
+        target_light: torch.Tensor,
+    ) -> torch.Tensor:
+        """The ratio head told the lights: the per-pixel relighting and the same-direction colour-only path,
+        mixed by the probability that the direction is unchanged."""
+        n_d = lightcode.N_DIRECTIONS
+        gains = self.temperature_gain.float()
+        table = torch.einsum("bi,bj,ijc->bc", source_light[:, n_d:], target_light[:, n_d:], gains)
+        table = torch.tanh(table)[:, :, None, None].to(gain.dtype)
+        relit = src * torch.exp(2.0 * torch.tanh(gain) + table) + 0.5 * torch.tanh(offset)
+        recoloured = src * torch.exp(2.0 * torch.tanh(wide_gain) + table)
+        same = lightcode.same_direction(source_light, target_light)[:, None, None, None].to(relit.dtype)
+        return same * recoloured + (1.0 - same) * relit
 
 
 def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any], in_chans: int = IN_CHANNELS) -> nn.Module:
@@ -313,10 +394,49 @@ def s3net_lite_lightcolour(
     return _lite(encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True, colour_code=True)
 
 
+TOLD_RANGE = (-0.5, 0.5 + math.exp(3.0))
+"""Bounds of a model told the lights: the ratio head's, with the temperature table's gain in [e^-1, e] on top."""
+
+
+@register_model(
+    size_multiple=32,
+    output_range=TOLD_RANGE,
+    paper=_PAPER,
+    int8_safe=True,
+    int8_fp32=("global_head", "light_reader", "code_film"),
+    told_light=True,
+)
+def s3net_lite_lightaware(
+    encoder: str = "res2net50d",
+    pretrained_backbone: bool | str = False,
+    encoder_args: dict[str, Any] | None = None,
+    light_weights: str | None = "default",
+) -> S3Net:
+    """s3net_lite_lightcolour told the source's and target's light (read, or exact with --light): FiLM codes and
+    a colour-only path where the direction stays.
+
+    ``light_weights``: the light reader's starting weights, ``"default"`` for the shipped light estimator (a
+    checkpoint of this model carries its own), ``None`` for none (random, as in tests)."""
+    model = _lite(
+        encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True, colour_code=True, told_light=True
+    )
+    assert model.light_reader is not None
+    if light_weights is not None and next(model.parameters()).device.type != "meta":
+        from safetensors.torch import load_file
+
+        if light_weights == "default":
+            from ..assets import default_light_weights
+
+            light_weights = str(default_light_weights())
+        model.light_reader.load_state_dict(load_file(light_weights))
+    return model
+
+
 WIDENS = {
     "s3net_lite_shading": "s3net_lite_ratio",
     "s3net_lite_lightcode": "s3net_lite_ratio",
     "s3net_lite_lightcolour": "s3net_lite_lightcode",
+    "s3net_lite_lightaware": "s3net_lite_lightcolour",
 }
 """Models whose weights can start from another's (`widen_input`): the same network with more inputs."""
 

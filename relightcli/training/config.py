@@ -28,6 +28,8 @@ RUN_DEFINING = (
     "grad_clip",
     "init",
     "aux_light",
+    "exact_light",
+    "fresh_lr_scale",
     "batch_scales",
     "ema",
 )
@@ -65,6 +67,8 @@ class TrainConfig:
     freeze_bn: bool = False
     grad_clip: float | None = None
     aux_light: float = 0.0
+    exact_light: float = 0.5
+    fresh_lr_scale: float = 1.0
     batch_scales: tuple[float, ...] = ()
     ema: float = 0.0
     save_every: int = 0

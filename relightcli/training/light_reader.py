@@ -63,8 +63,8 @@ class LightReader(nn.Module):
     def _keep(self, module: nn.Module, args: Any, output: Sequence[torch.Tensor]) -> None:
         self._features = output[-1]
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(x)
+    def forward(self, x: torch.Tensor, **lights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(x, **lights)
         assert self._features is not None
         logits = self.classifier(self._features.float())
         self._features = None

@@ -47,7 +47,8 @@ from ..hardware import cpu_capabilities
 from ..inference.engine import cpu_bf16_note, cpu_has_native_bf16, forward_padded, resolve_device
 from ..losses import RelightLoss
 from ..metrics import psnr, ssim
-from ..models import create_model
+from ..models import ModelInfo, create_model
+from ..models.lightcode import settings_code
 from ..models.s3net import WIDENS, widen_input
 from . import distributed
 from .augment import check_scales, draw_scale, rescale_batch
@@ -144,6 +145,28 @@ def build_datasets(cfg: TrainConfig) -> tuple[AnyToAnyDataset, Dataset | None, s
     return train, _limit(val, cfg.val_max), desc
 
 
+EXACT_LIGHT_SMOOTHING = 0.05
+"""Label smoothing of the exact light codes a model told the lights is trained on (it must not trust them blindly:
+at use, a guide's light is read, and readings err)."""
+
+
+def told_lights(
+    info: ModelInfo, batch: dict[str, Any], cfg: TrainConfig, step: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The light codes a model told the lights (`ModelInfo.told_light`) gets for this step: with probability
+    ``cfg.exact_light`` (drawn from the seed and the step, so a resumed run draws the same) the training labels'
+    codes, as ``relight apply --light`` tells them; otherwise none, and the model reads the lights from the photos
+    as it does for a guide photo. Nothing for other models, or for data without settings."""
+    if not info.told_light or "source_setting" not in batch:
+        return {}
+    if random.Random(cfg.seed * 1_000_033 + step).random() >= cfg.exact_light:
+        return {}
+    return {
+        "source_light": settings_code(batch["source_setting"], EXACT_LIGHT_SMOOTHING).to(device),
+        "target_light": settings_code(batch["target_setting"], EXACT_LIGHT_SMOOTHING).to(device),
+    }
+
+
 def _limit(ds: Dataset | None, n: int | None) -> Dataset | None:
     return ds if ds is None or n is None else Subset(ds, range(min(n, len(ds))))
 
@@ -174,6 +197,15 @@ def validate(
             samples.append((x[0], out[0], y[0]))
     n = max(len(ds), 1)
     return p_sum / n, s_sum / n, samples
+
+
+def _fresh_parameters(model: nn.Module, cfg: TrainConfig) -> set[str]:
+    """Names of ``model``'s trainable parameters that the ``--init`` checkpoint lacks (modules a wider model adds,
+    built to start at the identity): they get ``cfg.fresh_lr_scale`` times the learning rate."""
+    if cfg.init is None or cfg.fresh_lr_scale == 1.0:
+        return set()
+    state, _ = read_checkpoint(resolve_weights(cfg.init))
+    return {n for n, p in model.named_parameters() if p.requires_grad and n not in state}
 
 
 def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
@@ -259,6 +291,10 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
     for name, value in (("--epochs", cfg.epochs), ("--batch-size", cfg.batch_size)):
         if value < 1:
             raise RelightError(f"{name} must be at least 1, got {value}")
+    if cfg.fresh_lr_scale <= 0:
+        raise RelightError(f"--fresh-lr-scale is a factor of the learning rate, > 0; got {cfg.fresh_lr_scale}")
+    if not 0.0 <= cfg.exact_light <= 1.0:
+        raise RelightError(f"--exact-light is a share of the steps, in [0, 1]; got {cfg.exact_light}")
     if cfg.aux_light < 0:
         raise RelightError(f"--aux-light is a loss weight, >= 0; got {cfg.aux_light}")
     check_scales(cfg.batch_scales)
@@ -305,9 +341,15 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
         if dist_info.enabled
         else trained
     )
-    optimizer = torch.optim.AdamW(
-        trained.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
-    )
+    fresh = _fresh_parameters(model, cfg)
+    groups: list[dict[str, Any]] = [
+        {"params": [p for n, p in trained.named_parameters() if n.removeprefix("model.") not in fresh]}
+    ]
+    if fresh:
+        fresh_params = [p for n, p in trained.named_parameters() if n.removeprefix("model.") in fresh]
+        groups.append({"params": fresh_params, "lr": cfg.lr * cfg.fresh_lr_scale})
+        reporter.message(f"{len(fresh_params)} parameter tensors not in --init train at {cfg.fresh_lr_scale:g}x the lr")
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
     use_scaler = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -387,8 +429,9 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                     factor = draw_scale(cfg.batch_scales, cfg.seed, step)
                     x, y = (rescale_batch(t, factor, info.size_multiple) for t in (x, y))
                 _set_train_mode(net, cfg.freeze_bn)
+                told = told_lights(info, batch, cfg, step, device)
                 with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=cfg.amp):
-                    out = net(x)
+                    out = net(x, **told)
                 if reader is not None:
                     out, logits = out
                 loss, terms = criterion(out, y)

@@ -200,7 +200,8 @@ class RelightService:
             r.max_side = self.default_max_side if max_side is None else max_side
             r.on_progress = on_progress
             try:
-                out = r.relight(source.rgb, source_depth, guide_rgb, guide_d)
+                told = Setting.parse(light) if light else None  # a model told the lights gets the setting exactly
+                out = r.relight(source.rgb, source_depth, guide_rgb, guide_d, target_setting=told)
             finally:
                 r.on_progress = None
             seconds = time.perf_counter() - start

@@ -1,0 +1,221 @@
+"""The relighter told the lights (s3net_lite_lightaware) and its light codes (relightcli.models.lightcode)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import relightcli
+from relightcli.cli import app
+from relightcli.data.vidit import DIRECTIONS, SETTINGS, Setting
+from relightcli.inference.apply import parse_apply_paths
+from relightcli.inference.engine import Relighter
+from relightcli.models import lightcode
+from relightcli.models.s3net import widen_input
+from relightcli.synth import synthesize
+from relightcli.training import TrainConfig, train
+from relightcli.training.trainer import told_lights
+
+from .conftest import TINY_ARGS, tiny_model
+
+runner = CliRunner()
+NAME = "s3net_lite_lightaware"
+
+
+def _scrambled(seed: int = 0) -> torch.nn.Module:
+    """The tiny told model with every trainable weight random (the zero-initialised heads too), so that each path
+    the lights steer does something."""
+    model = tiny_model(NAME, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if not name.startswith("light_reader.") and p.ndim >= 1:
+                p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    return model.eval()
+
+
+def _codes(*settings: str) -> torch.Tensor:
+    return lightcode.settings_code([Setting.parse(s) for s in settings])
+
+
+def test_setting_codes_are_one_hot_and_smoothing_keeps_them_distributions() -> None:
+    code = lightcode.setting_code(Setting(3500, "NE"))
+    assert code.shape == (lightcode.CODE,) and code.sum() == 2
+    assert code[DIRECTIONS.index("NE")] == 1 and code[lightcode.N_DIRECTIONS + 1] == 1
+    smooth = lightcode.setting_code(Setting(3500, "NE"), smoothing=0.1)
+    torch.testing.assert_close(smooth[: lightcode.N_DIRECTIONS].sum(), torch.tensor(1.0))
+    torch.testing.assert_close(smooth[lightcode.N_DIRECTIONS :].sum(), torch.tensor(1.0))
+    assert smooth.argmax() == DIRECTIONS.index("NE")
+
+
+def test_mirrored_codes_swap_east_and_west_and_keep_the_temperature() -> None:
+    for s in SETTINGS:
+        mirrored = Setting(
+            s.temperature,
+            {"E": "W", "W": "E", "NE": "NW", "NW": "NE", "SE": "SW", "SW": "SE"}.get(s.direction, s.direction),
+        )
+        torch.testing.assert_close(lightcode.mirror_code(_codes(str(s))), _codes(str(mirrored)))
+
+
+def test_same_direction_is_the_probability_that_both_lights_come_from_one_side() -> None:
+    assert lightcode.same_direction(_codes("2500_E"), _codes("6500_E")).item() == 1.0
+    assert lightcode.same_direction(_codes("2500_E"), _codes("2500_W")).item() == 0.0
+    uniform = torch.full((1, lightcode.CODE), 1 / 8)
+    torch.testing.assert_close(lightcode.same_direction(uniform, _codes("2500_E")), torch.tensor([1 / 8]))
+
+
+def test_it_starts_as_the_colour_model_where_the_direction_changes() -> None:
+    """--init from s3net_lite_lightcolour: the FiLM and the temperature table start at zero, so told that the
+    direction changes, the new model computes exactly what the old one did."""
+    old = tiny_model("s3net_lite_lightcolour", seed=3)
+    with torch.no_grad():
+        for p in old.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    new = tiny_model(NAME)
+    new.load_state_dict(widen_input(old.state_dict(), new.state_dict()))
+    x = torch.rand(2, 8, 64, 96)
+    with torch.inference_mode():
+        a = old(x)
+        b = new(x, source_light=_codes("4500_E", "2500_N"), target_light=_codes("4500_W", "6500_S"))
+    torch.testing.assert_close(a, b)
+
+
+def test_told_the_direction_stays_only_the_colour_changes() -> None:
+    """Same direction: the output is the source times one gain per channel (shadows cannot move); another
+    direction: the gain varies across the image."""
+    model = _scrambled()
+    x = torch.rand(1, 8, 64, 64) * 0.8 + 0.1
+    with torch.inference_mode():
+        same = model(x, source_light=_codes("2500_E"), target_light=_codes("6500_E"))
+        moved = model(x, source_light=_codes("2500_E"), target_light=_codes("6500_W"))
+    ratio = same / x[:, :3]
+    spread = (ratio.amax(dim=(2, 3)) - ratio.amin(dim=(2, 3))).max()
+    assert spread < 1e-4, spread
+    assert (ratio.mean(dim=(2, 3)) - 1).abs().max() > 1e-3  # it does change the colour
+    moved_ratio = moved / x[:, :3]
+    assert (moved_ratio.amax(dim=(2, 3)) - moved_ratio.amin(dim=(2, 3))).min() > 1e-2
+
+
+def test_lights_not_told_are_read_and_a_mirrored_input_reads_mirrored() -> None:
+    model = tiny_model(NAME)
+    x = torch.rand(2, 8, 64, 64)
+    with torch.inference_mode():
+        src, guide = model.read_lights(x)
+        src_m, guide_m = model.read_lights(x.flip(-1))
+        assert src.shape == guide.shape == (2, lightcode.CODE)
+        torch.testing.assert_close(src.sum(1), torch.full((2,), 2.0))
+        torch.testing.assert_close(src_m, lightcode.mirror_code(src), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(guide_m, lightcode.mirror_code(guide), atol=1e-5, rtol=1e-5)
+        # what forward reads by itself is what read_lights gives, and half-told fills in the other half
+        torch.testing.assert_close(model(x), model(x, source_light=src, target_light=guide))
+        torch.testing.assert_close(model(x, target_light=guide), model(x))
+
+
+def test_the_light_reader_is_the_shipped_estimator_frozen_in_eval_mode() -> None:
+    from safetensors.torch import load_file
+
+    from relightcli.assets import default_light_weights
+
+    model = tiny_model(NAME).train()
+    assert not model.light_reader.training and all(not p.requires_grad for p in model.light_reader.parameters())
+    shipped = load_file(str(default_light_weights()))
+    for k, v in model.light_reader.state_dict().items():
+        torch.testing.assert_close(v, shipped[k].to(v.dtype))
+    assert "light_weights" not in tiny_model(NAME).relight_args  # how it starts is not part of the architecture
+
+
+def test_bf16_weights_run_the_light_reader_too() -> None:
+    model = tiny_model(NAME).to(torch.bfloat16)
+    with torch.inference_mode():
+        y = model(torch.rand(1, 8, 64, 64, dtype=torch.bfloat16))
+    assert torch.isfinite(y.float()).all()
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_relighter_tells_a_known_setting_and_mirrors_it_for_the_flip_pass(flip: bool) -> None:
+    relighter = Relighter(_scrambled(), device="cpu", precision="fp32", flip_ensemble=flip)
+    assert relighter.told_light
+    rng = np.random.default_rng(0)
+    src, guide = rng.random((64, 64, 3), dtype=np.float32) * 0.4 + 0.1, rng.random((64, 64, 3), dtype=np.float32)
+    depth = rng.random((64, 64), dtype=np.float32)
+    out = relighter.relight(
+        src, depth, guide, depth, source_setting=Setting(2500, "NE"), target_setting=Setting(5500, "NE")
+    )
+    ratio = out / src
+    assert (ratio.max(axis=(0, 1)) - ratio.min(axis=(0, 1))).max() < 1e-4
+    plain = Relighter(tiny_model("s3net_lite_lightcolour"), device="cpu", precision="fp32", flip_ensemble=flip)
+    assert not plain.told_light
+    np.testing.assert_array_equal(  # other models ignore the settings
+        plain.relight(src, depth, guide, depth, target_setting=Setting(5500, "NE")),
+        plain.relight(src, depth, guide, depth),
+    )
+
+
+def test_apply_tells_the_preset_setting(scene: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    inputs = parse_apply_paths([scene["src"], scene["src_depth"]], "3500K/nw")
+    assert inputs.setting == Setting(3500, "NW")
+    told = {}
+
+    def spy(self, *arrays, source_setting=None, target_setting=None):
+        told.update(source=source_setting, target=target_setting)
+        return arrays[0]
+
+    monkeypatch.setattr(Relighter, "relight", spy)
+    ckpt = relightcli.save_checkpoint(tiny_model(NAME), tmp_path / "aware.safetensors")
+    args = ["apply", str(scene["src"]), str(scene["src_depth"]), "--light", "3500K/NW", "--weights", str(ckpt)]
+    result = runner.invoke(app, [*args, "--source-light", "4500_E", "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert told == {"source": Setting(4500, "E"), "target": Setting(3500, "NW")}
+    bad = runner.invoke(app, [*args, "--source-light", "4000K/E", "-o", str(tmp_path / "bad.png")])
+    assert bad.exit_code == 1 and len(bad.stderr.strip().splitlines()) == 1 and "4000K/E" in bad.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_training_tells_the_labels_on_a_share_of_the_steps(tmp_path: Path) -> None:
+    info = relightcli.model_info(NAME)
+    batch = {"source_setting": ["2500_E", "3500_N"], "target_setting": ["2500_W", "6500_N"]}
+    cfg = TrainConfig(data=tmp_path, model=NAME, exact_light=0.5)
+    draws = [told_lights(info, batch, cfg, step, torch.device("cpu")) for step in range(200)]
+    told = [d for d in draws if d]
+    assert 70 < len(told) < 130  # about half, and the same steps on every call (a resumed run draws alike)
+    assert [bool(d) for d in draws] == [bool(told_lights(info, batch, cfg, s, torch.device("cpu"))) for s in range(200)]
+    assert told[0]["target_light"].shape == (2, lightcode.CODE) and told[0]["target_light"][0].argmax() == 6
+    assert told_lights(relightcli.model_info("s3net_lite_lightcolour"), batch, cfg, 0, torch.device("cpu")) == {}
+    never = TrainConfig(data=tmp_path, model=NAME, exact_light=0.0)
+    assert not any(told_lights(info, batch, never, s, torch.device("cpu")) for s in range(50))
+
+
+def test_it_trains_from_colour_model_weights(tmp_path: Path) -> None:
+    data = tmp_path / "vidit"
+    synthesize(data, scenes=3, size=32, seed=3, pairs=2, supersample=1)
+    start = relightcli.save_checkpoint(tiny_model("s3net_lite_lightcolour"), tmp_path / "colour.safetensors")
+    cfg = TrainConfig(
+        data=data,
+        model=NAME,
+        model_args=TINY_ARGS[NAME],
+        out=tmp_path / "run",
+        epochs=1,
+        batch_size=2,
+        lr=1e-8,
+        fresh_lr_scale=1e5,  # the added FiLM and table at 1e-3, the rest at 1e-8
+        weight_decay=0.0,
+        max_steps=3,
+        loss="l1",
+        val_max=1,
+        init=str(start),
+        exact_light=1.0,
+        device="cpu",
+    )
+    train(cfg)
+    trained = relightcli.load_model(tmp_path / "run" / "last.safetensors")
+    fresh = tiny_model(NAME)
+    assert trained.relight_info.name == NAME
+    assert (trained.temperature_gain - fresh.temperature_gain).abs().max() > 1e-4  # the told paths learned fast
+    assert (trained.code_film[2].weight - fresh.code_film[2].weight).abs().max() > 0
+    started = relightcli.load_model(start)
+    moved = (trained.tail[1].weight - started.tail[1].weight).abs().max()
+    assert moved < 1e-6, moved  # what --init gave moved at the base rate only
+    for k, v in fresh.light_reader.state_dict().items():  # the reader did not
+        torch.testing.assert_close(trained.light_reader.state_dict()[k], v)
