@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 from relightcli import RelightError
 from relightcli.cli import app
 from relightcli.data.vidit import DIRECTIONS, SETTINGS, Setting, scan_flat, scan_pairs
+from relightcli.evaluation.look import measure
 from relightcli.synth import blackbody_rgb
 from relightcli.synth.cycles import CyclesSettings, blender_python, compose, render_passes
 from relightcli.synth.cycles.scene import random_scene
+from relightcli.synth.cycles.vidit_look import random_vidit_scene
 from relightcli.synth.writer import Renderer, parse_shard, synthesize
 
 runner = CliRunner()
@@ -157,6 +159,43 @@ def test_light_directions_temperatures_and_the_linear_composition() -> None:
     rendered = passes["direct"][0]
     error = np.abs(composed - rendered).mean() / rendered.mean()
     assert error < 0.05, error  # equal up to sampling noise (each render denoised on its own)
+
+
+def test_vidit_look_descriptions_are_dense_dark_and_lit_by_a_lamp() -> None:
+    a = random_vidit_scene(np.random.default_rng([5, 0, 1]))
+    again = random_vidit_scene(np.random.default_rng([5, 0, 1]))
+    assert json.dumps(a, sort_keys=True) == json.dumps(again, sort_keys=True)
+    assert a["look"] == "vidit" and a["world"]["strength"] < 0.01 and {"centre", "distance", "height"} <= set(a["lamp"])
+    shapes = [p["shape"] for p in a["parts"]]
+    assert len(shapes) > 100 and shapes.count("blade") > 50 and "ico_sphere" in shapes  # grass, rocks, bushes
+    assert all(0 <= p["material"] < len(a["materials"]) for p in a["parts"])
+    scenes = [random_vidit_scene(np.random.default_rng([5, 0, k])) for k in range(20)]
+    assert any(p.get("cuts") for s in scenes for p in s["parts"])  # buildings with openings
+
+
+def test_a_vidit_look_scene_renders_dark_with_its_lamp_linear(tmp_path: Path) -> None:
+    """A lamp at a finite distance composes linearly as the sun does, and most of the frame is dark."""
+    python = _python()
+    desc = random_vidit_scene(np.random.default_rng([5, 0, 1]))
+    colour = [float(c) for c in blackbody_rgb(3500)]
+    ambient = desc["world"]["strength"]
+    direct = [{"azimuth": 180.0, "elevation": 35.0, "colour": colour, "sun_strength": 3.0, "ambient_strength": ambient}]
+    passes = render_passes(desc, 32, FAST, python, direct=direct)
+    south = passes["sun"][DIRECTIONS.index("S")]
+    composed = ambient * passes["ambient"] + 3.0 * south * np.array(colour, np.float32)
+    rendered = passes["direct"][0]
+    error = np.abs(composed - rendered).mean() / rendered.mean()
+    assert error < 0.1, error
+    images = compose(passes["ambient"], passes["sun"], 3.0, ambient, target=desc["exposure"])
+    look = measure([img.astype(np.float32) / 255 for img in images.values()])
+    assert look.dark_share > 0.2 and look.mean_y < 0.3, look
+
+
+def test_look_is_checked_and_needs_cycles(tmp_path: Path) -> None:
+    bad = runner.invoke(app, ["synth", str(tmp_path / "x"), "--look", "noir"])
+    assert bad.exit_code == 1 and "--look noir" in bad.stderr
+    numpy = runner.invoke(app, ["synth", str(tmp_path / "y"), "--look", "vidit"])
+    assert numpy.exit_code == 1 and "needs --renderer cycles" in numpy.stderr
 
 
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI checks it: the Python there has bpy")

@@ -39,6 +39,14 @@ def synth(
     ] = RendererName.numpy,
     supersample: Annotated[int, typer.Option("--supersample", help="Anti-aliasing factor (numpy renderer).")] = 2,
     samples: Annotated[int, typer.Option("--samples", help="Cycles samples per pixel (adaptive, denoised).")] = 16,
+    look: Annotated[
+        str,
+        typer.Option(
+            "--look",
+            help="Scene family for --renderer cycles: default (primitives under a sun and a sky) or vidit (dense, "
+            "dark scenes under one lamp, as VIDIT's).",
+        ),
+    ] = "default",
     blender_python: Annotated[
         str | None,
         typer.Option(
@@ -59,13 +67,16 @@ def synth(
         raise RelightError("synth needs --size >= 16, --scenes >= 0, --pairs >= 0, --samples >= 1")
     part = parse_shard(shard)
     engine = Renderer(renderer.value, supersample)
+    if look not in ("default", "vidit"):
+        raise RelightError(f"--look {look}: one of default, vidit")
+    if look != "default" and renderer is not RendererName.cycles:
+        raise RelightError(f"--look {look} needs --renderer cycles")
     if renderer is RendererName.cycles:
         from ..synth.cycles import CyclesSettings
         from ..synth.cycles import blender_python as find_python
 
-        engine = Renderer(
-            "cycles", supersample, CyclesSettings(samples=samples, seed=seed), find_python(blender_python)
-        )
+        settings = CyclesSettings(samples=samples, seed=seed, look=look)
+        engine = Renderer("cycles", supersample, settings, find_python(blender_python))
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -30,6 +30,7 @@ from ...io import metric_to_depth
 from ..blackbody import blackbody_rgb
 from ..render import LIGHT_ELEVATION, RenderedScene, to_srgb8
 from .scene import random_scene
+from .vidit_look import random_vidit_scene
 
 WORKER = Path(__file__).with_name("worker.py")
 AZIMUTHS = {d: a for d, a in zip(DIRECTIONS, (0, 45, 90, 135, 180, 225, 270, 315), strict=True)}
@@ -45,6 +46,7 @@ class CyclesSettings:
     bounces: int = 4
     seed: int = 0
     threads: int = 0  # 0: all cores
+    look: str = "default"  # the scene family: "default" (`scene.py`) or "vidit" (`vidit_look.py`)
 
     def to_json(self, size: int) -> dict[str, Any]:
         return {
@@ -111,21 +113,34 @@ def render_passes(
             return passes | {"seconds": json.loads(str(data["seconds"]))}
 
 
-def exposure(ambient: np.ndarray, sun: np.ndarray, sun_strength: float, ambient_strength: float) -> float:
+LOOKS = ("default", "vidit")
+"""Scene families: ``default`` (`scene.py`: primitives under a sun and a sky) and ``vidit`` (`vidit_look.py`:
+dense, dark scenes under one lamp)."""
+
+
+def exposure(
+    ambient: np.ndarray, sun: np.ndarray, sun_strength: float, ambient_strength: float, target: float = 0.8
+) -> float:
     """One exposure for all 40 settings of a scene: the 99th percentile of the brightest direction's neutral
-    (6500 K) image maps to 0.8, so that its highlights are not clipped and darker scenes stay darker."""
+    (6500 K) image maps to ``target`` (linear), so that its highlights are not clipped and darker scenes stay
+    darker."""
     brightest = max(range(len(sun)), key=lambda k: float(sun[k].mean()))
     lit = ambient_strength * ambient + sun_strength * sun[brightest] * blackbody_rgb(6500)
     level = float(np.percentile(lit.max(axis=2), 99))
-    return 0.8 / level if level > 1e-6 else 1.0
+    return target / level if level > 1e-6 else 1.0
 
 
 def compose(
-    ambient: np.ndarray, sun: np.ndarray, sun_strength: float, ambient_strength: float, gain: float | None = None
+    ambient: np.ndarray,
+    sun: np.ndarray,
+    sun_strength: float,
+    ambient_strength: float,
+    gain: float | None = None,
+    target: float = 0.8,
 ) -> dict[Setting, np.ndarray]:
     """The 40 settings as 8-bit sRGB: ``gain x (ambient_strength x ambient + sun_strength x sun[dir] x
     blackbody_rgb(T))`` in linear RGB, encoded like the numpy renderer's images (`to_srgb8`)."""
-    gain = exposure(ambient, sun, sun_strength, ambient_strength) if gain is None else gain
+    gain = exposure(ambient, sun, sun_strength, ambient_strength, target) if gain is None else gain
     base = ambient_strength * ambient.astype(np.float32)
     images = {}
     for k, direction in enumerate(DIRECTIONS):
@@ -145,9 +160,15 @@ def normalised_depth(depth: np.ndarray) -> np.ndarray:
 def render_scene_cycles(
     rng: np.random.Generator, size: int, settings: CyclesSettings, python: str
 ) -> tuple[RenderedScene, dict[str, Any]]:
-    """Draw a scene description from ``rng``, path-trace it and compose its 40 settings."""
-    desc = random_scene(rng)
+    """Draw a scene description of ``settings.look``'s family from ``rng``, path-trace it and compose its 40
+    settings."""
+    if settings.look not in LOOKS:
+        raise RelightError(f"--look {settings.look}: one of {', '.join(LOOKS)}")
+    desc = random_vidit_scene(rng) if settings.look == "vidit" else random_scene(rng)
     passes = render_passes(desc, size, settings, python)
-    images = compose(passes["ambient"], passes["sun"], desc["sun"]["strength"], desc["world"]["strength"])
+    target = desc.get("exposure", 0.8)
+    images = compose(
+        passes["ambient"], passes["sun"], desc["sun"]["strength"], desc["world"]["strength"], target=target
+    )
     centre = float(np.linalg.norm(np.array(desc["camera"]["location"])))
     return RenderedScene(images, normalised_depth(passes["depth"]), centre), {"scene": desc, **passes}

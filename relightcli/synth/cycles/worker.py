@@ -103,6 +103,8 @@ def _add(shape: str, **kw: Any) -> Any:
         ops.primitive_monkey_add(size=2.0, **kw)
     elif shape == "plane":
         ops.primitive_plane_add(size=2.0, **kw)
+    elif shape == "blade":  # a grass blade: a three-sided spike
+        ops.primitive_cone_add(radius1=1.0, depth=2.0, vertices=3, **kw)
     else:
         raise ValueError(f"unknown shape {shape!r}")
     return bpy.context.active_object
@@ -115,8 +117,36 @@ def _displace(obj: Any, strength: float, scale: float) -> None:
     mod.texture, mod.strength, mod.texture_coords = tex, strength, "GLOBAL"
 
 
+def build_parts(desc: dict[str, Any]) -> None:
+    """The VIDIT-look family's primitives (``parts``, sharing ``materials``): a part may have openings cut through
+    it (``cuts``: centre in its own frame, then size), a displacement (``displace``, finer with ``detail``) and
+    smooth shading."""
+    materials = [make_material(m, f"material{k}") for k, m in enumerate(desc.get("materials", []))]
+    for part in desc.get("parts", []):
+        rot = tuple(math.radians(a) for a in part["rotation"])
+        obj = _add(part["shape"], location=tuple(part["location"]), rotation=rot)
+        obj.scale = tuple(part["scale"])
+        for k, (cx, cy, cz, sx, sy, sz) in enumerate(part.get("cuts", [])):
+            yaw = rot[2]
+            offset = (cx * math.cos(yaw) - cy * math.sin(yaw), cx * math.sin(yaw) + cy * math.cos(yaw), cz)
+            cutter = _add("cube", location=tuple(np.add(part["location"], offset)), rotation=(0.0, 0.0, yaw))
+            cutter.scale = (sx / 2, sy / 2, sz / 2)
+            cutter.hide_render = True
+            cutter.hide_set(True)
+            mod = obj.modifiers.new(f"Cut{k}", "BOOLEAN")
+            mod.operation, mod.object, mod.solver = "DIFFERENCE", cutter, "EXACT"
+        if part.get("displace"):
+            mod = obj.modifiers.new("Subdivision", "SUBSURF")
+            mod.subdivision_type, mod.levels, mod.render_levels = "SIMPLE", 2, 2
+            _displace(obj, part["displace"], 0.15 if part.get("detail") else 0.6)
+        if part.get("smooth"):
+            _smooth(obj)
+        obj.data.materials.append(materials[part["material"]])
+
+
 def build_scene(desc: dict[str, Any]) -> tuple[Any, Any]:
-    """Ground, structures, objects, world and camera; returns ``(camera, sun)`` (the sun has no direction yet)."""
+    """Ground, structures, objects, parts, world and camera; returns ``(camera, light)``: a sun, or for a scene
+    with a ``lamp`` a point light of soft radius (neither placed yet)."""
     scene = bpy.context.scene
     ground = _add("plane", location=(0.0, 0.0, 0.0))
     ground.scale = (40.0, 40.0, 1.0)
@@ -172,6 +202,7 @@ def build_scene(desc: dict[str, Any]) -> tuple[Any, Any]:
         if o["shape"] not in ("cube",):
             _smooth(obj)
         obj.data.materials.append(make_material(o["material"], f"object{k}"))
+    build_parts(desc)
     world = bpy.data.worlds.new("world")
     scene.world = world
     if world.node_tree is None:
@@ -187,11 +218,35 @@ def build_scene(desc: dict[str, Any]) -> tuple[Any, Any]:
     forward = Vector((math.sin(yaw) * math.cos(pitch), math.cos(yaw) * math.cos(pitch), -math.sin(pitch)))
     cam.rotation_euler = forward.to_track_quat("-Z", "Y").to_euler()
     scene.camera = cam
-    sun_data = bpy.data.lights.new("sun", type="SUN")
-    sun_data.angle = math.radians(desc["sun"]["angle"])
+    if "lamp" in desc:
+        sun_data = bpy.data.lights.new("lamp", type="POINT")
+        sun_data.shadow_soft_size = desc["lamp"]["radius"]
+    else:
+        sun_data = bpy.data.lights.new("sun", type="SUN")
+        sun_data.angle = math.radians(desc["sun"]["angle"])
     sun = bpy.data.objects.new("sun", sun_data)
     scene.collection.objects.link(sun)
     return cam, sun
+
+
+def _unit_lamp_power(lamp: dict[str, Any]) -> float:
+    """Watts of a point light whose irradiance at the scene's centre is about a unit sun's (1 W/m^2) by the
+    inverse-square law ``E = P / (4 pi r^2)``; a constant factor of Blender's own convention is absorbed by the
+    per-scene exposure."""
+    r2 = lamp["distance"] ** 2 + lamp["height"] ** 2
+    return 4.0 * math.pi * r2
+
+
+def place_light(light: Any, azimuth: float, elevation: float, lamp: dict[str, Any] | None) -> None:
+    """A sun pointed from ``azimuth`` (clockwise from north) and ``elevation``, or the lamp placed at that azimuth,
+    its distance and height from the scene's centre (elevation then follows from them)."""
+    az, el = math.radians(azimuth), math.radians(elevation)
+    if lamp is None:
+        towards = Vector((math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)))
+        light.rotation_euler = towards.to_track_quat("Z", "Y").to_euler()  # a sun shines along its -Z
+        return
+    cx, cy = lamp["centre"]
+    light.location = (cx + lamp["distance"] * math.sin(az), cy + lamp["distance"] * math.cos(az), lamp["height"])
 
 
 def configure(settings: dict[str, Any]) -> None:
@@ -272,17 +327,17 @@ def main(job_path: str, out_path: str) -> None:
         bg.inputs["Strength"].default_value = 0.0
         sun.hide_render = False
         sun.data.energy = 1.0
+        lamp = job["scene"].get("lamp")
+        if lamp is not None:  # a unit sun's irradiance at the distance of the scene's centre
+            sun.data.energy = _unit_lamp_power(lamp)
         for k, (azimuth, elevation) in enumerate(job["lights"]):
-            az, el = math.radians(azimuth), math.radians(elevation)
-            towards = Vector((math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)))
-            sun.rotation_euler = towards.to_track_quat("Z", "Y").to_euler()  # a sun shines along its -Z
+            place_light(sun, azimuth, elevation, lamp)
             suns.append(render_linear(Path(tmp) / f"sun{k}.exr"))
         direct = []  # each light of a setting at once (a coloured sun and the ambient): for checking the composition
         for k, spec in enumerate(job.get("direct", [])):
-            az, el = math.radians(spec["azimuth"]), math.radians(spec["elevation"])
-            towards = Vector((math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)))
-            sun.rotation_euler = towards.to_track_quat("Z", "Y").to_euler()
-            sun.data.color, sun.data.energy = spec["colour"], spec["sun_strength"]
+            place_light(sun, spec["azimuth"], spec["elevation"], lamp)
+            unit = _unit_lamp_power(lamp) if lamp is not None else 1.0
+            sun.data.color, sun.data.energy = spec["colour"], spec["sun_strength"] * unit
             bg.inputs["Strength"].default_value = spec["ambient_strength"]
             direct.append(render_linear(Path(tmp) / f"direct{k}.exr"))
         timings["render"] = time.perf_counter() - t
