@@ -219,3 +219,20 @@ def test_it_trains_from_colour_model_weights(tmp_path: Path) -> None:
     assert moved < 1e-6, moved  # what --init gave moved at the base rate only
     for k, v in fresh.light_reader.state_dict().items():  # the reader did not
         torch.testing.assert_close(trained.light_reader.state_dict()[k], v)
+
+
+def test_eval_tells_the_recorded_settings_only_to_a_model_told_the_lights(tmp_path: Path) -> None:
+    from relightcli.evaluation import evaluate
+
+    data = tmp_path / "vidit"
+    synthesize(data, scenes=0, size=32, seed=4, pairs=2, val_scenes=2, supersample=1)
+    told = Relighter(_scrambled(), device="cpu", precision="fp32")
+    read = evaluate(told, data / "val", tmp_path / "read").summary
+    exact = evaluate(told, data / "val", tmp_path / "told", tell_lights=True).summary
+    assert exact["told_lights"] and not read["told_lights"] and exact["pairs"] == read["pairs"] == 2
+    assert exact["methods"]["model"]["psnr"] != read["methods"]["model"]["psnr"]  # the codes reach the model
+    plain = Relighter(tiny_model("s3net_lite_lightcolour"), device="cpu", precision="fp32")
+    with pytest.raises(relightcli.RelightError, match="not told the lights"):
+        evaluate(plain, data / "val", tmp_path / "plain", tell_lights=True)
+    result = runner.invoke(app, ["eval", "--data", str(data / "val"), "--tell-lights", "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr

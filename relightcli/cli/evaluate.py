@@ -95,6 +95,8 @@ def eval_cmd(
     # bad data folders fail here, before anything else is printed
     eval_dataset(data, seed=seed, limit=limit, only=only_change)
     relighter = load_relighter(weights, model, device, precision, flip_ensemble=flip_ensemble)
+    if tell_lights and not relighter.told_light:
+        raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
     light_reader = _light_reader(light_weights, device)
     try:
         lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
