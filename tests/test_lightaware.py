@@ -236,3 +236,18 @@ def test_eval_tells_the_recorded_settings_only_to_a_model_told_the_lights(tmp_pa
         evaluate(plain, data / "val", tmp_path / "plain", tell_lights=True)
     result = runner.invoke(app, ["eval", "--data", str(data / "val"), "--tell-lights", "-o", str(tmp_path / "cli")])
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_softened_codes_stay_distributions_and_keep_exact_ones_possible() -> None:
+    from relightcli.training.trainer import soften_codes
+
+    exact = _codes("2500_E", "6500_NW", "4500_S")
+    soft = soften_codes(exact, 0.8, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(soft[:, : lightcode.N_DIRECTIONS].sum(1), torch.ones(3))
+    torch.testing.assert_close(soft[:, lightcode.N_DIRECTIONS :].sum(1), torch.ones(3))
+    assert (soft[:, : lightcode.N_DIRECTIONS].max(1).values < 1).all()  # unsure now
+    again = soften_codes(exact, 0.8, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(soft, again)  # a function of the generator's seed (the run's seed and step)
+    torch.testing.assert_close(soften_codes(exact, 0.0, torch.Generator().manual_seed(0)), exact)
+    weights = [1 - soften_codes(exact[:1], 0.8, torch.Generator().manual_seed(k))[0, 2].item() for k in range(200)]
+    assert max(weights) < 0.8 and min(weights) < 0.1  # the weight spans [0, amount]

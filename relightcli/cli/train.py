@@ -141,6 +141,14 @@ def train(
             "identity) train at this multiple of --lr.",
         ),
     ] = 1.0,
+    light_code_noise: Annotated[
+        float,
+        typer.Option(
+            "--light-code-noise",
+            help="With --exact-light: mix each told code with a random distribution at a weight drawn from [0, this], "
+            "so the model learns what to do with unsure readings (0: exact codes).",
+        ),
+    ] = 0.0,
     exact_light: Annotated[
         float,
         typer.Option(
@@ -229,6 +237,7 @@ def train(
         grad_clip=grad_clip,
         aux_light=aux_light,
         exact_light=exact_light,
+        light_code_noise=light_code_noise,
         fresh_lr_scale=fresh_lr_scale,
         batch_scales=scales,
         ema=ema,

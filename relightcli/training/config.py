@@ -30,6 +30,7 @@ RUN_DEFINING = (
     "aux_light",
     "exact_light",
     "fresh_lr_scale",
+    "light_code_noise",
     "batch_scales",
     "ema",
 )
@@ -69,6 +70,7 @@ class TrainConfig:
     aux_light: float = 0.0
     exact_light: float = 0.5
     fresh_lr_scale: float = 1.0
+    light_code_noise: float = 0.0
     batch_scales: tuple[float, ...] = ()
     ema: float = 0.0
     save_every: int = 0

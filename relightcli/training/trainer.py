@@ -47,7 +47,7 @@ from ..hardware import cpu_capabilities
 from ..inference.engine import cpu_bf16_note, cpu_has_native_bf16, forward_padded, resolve_device
 from ..losses import RelightLoss
 from ..metrics import psnr, ssim
-from ..models import ModelInfo, create_model
+from ..models import ModelInfo, create_model, lightcode
 from ..models.lightcode import settings_code
 from ..models.s3net import WIDENS, widen_input
 from . import distributed
@@ -161,10 +161,27 @@ def told_lights(
         return {}
     if random.Random(cfg.seed * 1_000_033 + step).random() >= cfg.exact_light:
         return {}
-    return {
-        "source_light": settings_code(batch["source_setting"], EXACT_LIGHT_SMOOTHING).to(device),
-        "target_light": settings_code(batch["target_setting"], EXACT_LIGHT_SMOOTHING).to(device),
-    }
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_037 + step)
+    codes = {}
+    for key, settings in (("source_light", batch["source_setting"]), ("target_light", batch["target_setting"])):
+        code = settings_code(settings, EXACT_LIGHT_SMOOTHING)
+        if cfg.light_code_noise:
+            code = soften_codes(code, cfg.light_code_noise, gen)
+        codes[key] = code.to(device)
+    return codes
+
+
+def soften_codes(code: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Codes made as unsure as readings of unseen photos are: each image's direction and temperature parts mixed
+    with a random distribution (softmax of Gaussian logits, sd 1.5) at a weight drawn uniformly from [0, ``amount``].
+    A model trained on them meets same-direction pairs whose same-direction probability is anywhere in [0, 1], as
+    readings give, not only the near-certain values of exact codes (`relight train --light-code-noise`)."""
+    out = []
+    for part in (code[:, : lightcode.N_DIRECTIONS], code[:, lightcode.N_DIRECTIONS :]):
+        weight = amount * torch.rand(part.shape[0], 1, generator=gen)
+        noise = torch.softmax(1.5 * torch.randn(part.shape, generator=gen), dim=1)
+        out.append((1.0 - weight) * part + weight * noise)
+    return torch.cat(out, dim=1)
 
 
 def _limit(ds: Dataset | None, n: int | None) -> Dataset | None:
@@ -293,6 +310,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             raise RelightError(f"{name} must be at least 1, got {value}")
     if cfg.fresh_lr_scale <= 0:
         raise RelightError(f"--fresh-lr-scale is a factor of the learning rate, > 0; got {cfg.fresh_lr_scale}")
+    if not 0.0 <= cfg.light_code_noise <= 1.0:
+        raise RelightError(f"--light-code-noise is a mixing weight, in [0, 1]; got {cfg.light_code_noise}")
     if not 0.0 <= cfg.exact_light <= 1.0:
         raise RelightError(f"--exact-light is a share of the steps, in [0, 1]; got {cfg.exact_light}")
     if cfg.aux_light < 0:
