@@ -11,7 +11,6 @@ multiple and cropped back, as the official S3Net/MPRNet demos do.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -174,17 +173,14 @@ def optimize_for_inference(
     CPUs.
 
     Folding traces each top-level child with ``torch.fx`` and fuses conv-BN pairs; a child that cannot be
-    traced is kept as it is.
+    traced is searched one level down, and so on.
     """
     from torch.fx.experimental.optimization import fuse
 
     info, args = model.relight_info, getattr(model, "relight_args", {})
     model = copy.deepcopy(model).eval()
     if fold_bn:
-        for name, child in list(model.named_children()):
-            if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in child.modules()):
-                with contextlib.suppress(Exception):  # untraceable control flow: leave this child unfused
-                    setattr(model, name, fuse(child))
+        _fold_batchnorm(model, fuse)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     if dtype is not None:
@@ -193,6 +189,17 @@ def optimize_for_inference(
         fuse_conv_pointwise(model, prepack=prepack)
     model.relight_info, model.relight_args = info, args
     return model
+
+
+def _fold_batchnorm(module: nn.Module, fuse: Callable[[nn.Module], nn.Module]) -> None:
+    """Fold conv-BN pairs in each child of ``module`` that holds BatchNorm; a child that ``torch.fx`` cannot
+    trace (control flow on shapes, e.g. a light reader that resizes its input) is searched one level down."""
+    for name, child in list(module.named_children()):
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in child.modules()):
+            try:
+                setattr(module, name, fuse(child))
+            except Exception:  # untraceable control flow: try its children
+                _fold_batchnorm(child, fuse)
 
 
 class CompiledModel(nn.Module):
