@@ -100,3 +100,12 @@ def converting_bf16_cpu() -> Iterator[CpuCapabilities]:
     set_cpu_capabilities(caps)
     yield caps
     set_cpu_capabilities(None)
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT: Ctrl-C's default action, as in a terminal. A
+    process started in the background by a non-interactive shell (a CI runner's) inherits SIGINT ignored, and
+    Python then never raises KeyboardInterrupt in it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -23,7 +23,7 @@ from relightcli.synth import synthesize
 from relightcli.training import TrainConfig, train
 from relightcli.training.state import load_state
 
-from .conftest import TINY_ARGS, TINY_ENCODER
+from .conftest import TINY_ARGS, TINY_ENCODER, interruptible
 
 MODEL = "s3net_res2net50d"
 TINY_JSON = json.dumps(TINY_ARGS[MODEL])
@@ -76,6 +76,7 @@ def _subprocess(args: list[str], **kw) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
         **kw,
     )
 

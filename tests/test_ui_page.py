@@ -25,6 +25,8 @@ import pytest
 from relightcli.assets import samples
 from relightcli.io import read_image
 
+from .conftest import interruptible
+
 pytest.importorskip("gradio", reason='relight ui needs the ui extra: pip install -e ".[ui]"')
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -56,6 +58,7 @@ class Server:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=interruptible,
         )
         self.out: list[str] = []
         self.err: list[str] = []
