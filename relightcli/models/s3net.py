@@ -422,13 +422,14 @@ def s3net_lite_lightaware(
     )
     assert model.light_reader is not None
     if light_weights is not None and next(model.parameters()).device.type != "meta":
-        from safetensors.torch import load_file
+        from ..checkpoint import load_state_dict_strict, read_checkpoint
 
         if light_weights == "default":
             from ..assets import default_light_weights
 
             light_weights = str(default_light_weights())
-        model.light_reader.load_state_dict(load_file(light_weights))
+        state, _ = read_checkpoint(light_weights)  # one-line errors for a missing or foreign file
+        load_state_dict_strict(model.light_reader, state, f"light_weights {light_weights}")
     return model
 
 

@@ -67,6 +67,28 @@ def _in_view(rng: np.random.Generator, cam: dict[str, Any], near: float, far: fl
     return [float(x0 + ahead * fx + side * fy), float(y0 + ahead * fy - side * fx)]
 
 
+def random_object(
+    rng: np.random.Generator,
+    camera: dict[str, Any],
+    size: tuple[float, float],
+    factor: float,
+    near: float,
+    far: float,
+) -> dict[str, Any]:
+    """One object of `SHAPES`, ``size`` (drawn) x ``factor`` metres, ``near``-``far`` metres ahead of the camera,
+    with modifiers and its own material."""
+    shape = str(rng.choice(SHAPES))
+    scale = float(rng.uniform(*size)) * factor
+    return {
+        "shape": shape,
+        "location": _in_view(rng, camera, near, far, 0.8),
+        "scale": [scale * float(s) for s in rng.uniform(0.6, 1.4, 3)],
+        "rotation": [float(a) for a in rng.uniform(0, 360, 3)] if rng.random() < 0.5 else [0.0, 0.0, 0.0],
+        "modifiers": _modifiers(rng, shape),
+        "material": random_material(rng),
+    }
+
+
 def random_scene(rng: np.random.Generator) -> dict[str, Any]:
     """One scene description (see the module docstring); every number drawn from ``rng``."""
     pitch = float(rng.uniform(10.0, 35.0))  # degrees below the horizon
@@ -98,20 +120,10 @@ def random_scene(rng: np.random.Generator) -> dict[str, Any]:
                 "material": random_material(rng, "structure"),
             }
         )
-    objects = []
-    for _ in range(int(rng.integers(3, 13))):
-        shape = str(rng.choice(SHAPES))
-        scale = float(rng.uniform(0.2, 0.7)) * max(1.0, focus / 6.0)
-        objects.append(
-            {
-                "shape": shape,
-                "location": _in_view(rng, camera, max(1.5, focus * 0.5), focus * 1.6 + 1.0, 0.8),
-                "scale": [scale * float(s) for s in rng.uniform(0.6, 1.4, 3)],
-                "rotation": [float(a) for a in rng.uniform(0, 360, 3)] if rng.random() < 0.5 else [0.0, 0.0, 0.0],
-                "modifiers": _modifiers(rng, shape),
-                "material": random_material(rng),
-            }
-        )
+    objects = [
+        random_object(rng, camera, (0.2, 0.7), max(1.0, focus / 6.0), max(1.5, focus * 0.5), focus * 1.6 + 1.0)
+        for _ in range(int(rng.integers(3, 13)))
+    ]
     night = rng.random() < 0.3
     sky = [0.35, 0.45, 0.7] if not night else [0.2, 0.25, 0.45]
     ambient = float(10 ** rng.uniform(-2.3, -1.3)) if night else float(10 ** rng.uniform(-1.3, -0.5))

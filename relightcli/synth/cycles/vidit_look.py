@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .scene import SHAPES, _in_view, _modifiers, random_material
+from .scene import _in_view, random_object
 
 EXPOSURE_TARGET = 0.55
 """Linear level the 99th percentile of the brightest direction's neutral image maps to (VIDIT's 99th percentile
@@ -244,20 +244,10 @@ def random_vidit_scene(rng: np.random.Generator) -> dict[str, Any]:
         _tree(rng, out, *_in_view(rng, camera, focus * 0.8, focus * 2.5 + 5.0, 1.3), leaves[int(rng.integers(2))])
     for _ in range(int(rng.integers(20, 70))):
         _grass(rng, out, *_in_view(rng, camera, 0.8, focus * 1.8 + 2.0, 1.1), blades)
-    objects = []
-    for _ in range(int(rng.integers(0, 5))):  # props
-        shape = str(rng.choice(SHAPES))
-        scale = float(rng.uniform(0.15, 0.5))
-        objects.append(
-            {
-                "shape": shape,
-                "location": _in_view(rng, camera, max(1.5, focus * 0.5), focus * 1.4 + 1.0, 0.8),
-                "scale": [scale * float(s) for s in rng.uniform(0.6, 1.4, 3)],
-                "rotation": [float(a) for a in rng.uniform(0, 360, 3)] if rng.random() < 0.5 else [0.0, 0.0, 0.0],
-                "modifiers": _modifiers(rng, shape),
-                "material": random_material(rng),
-            }
-        )
+    objects = [  # props
+        random_object(rng, camera, (0.15, 0.5), 1.0, max(1.5, focus * 0.5), focus * 1.4 + 1.0)
+        for _ in range(int(rng.integers(0, 5)))
+    ]
     centre = _in_view(rng, camera, focus * 0.9, focus * 1.2, 0.1)
     return {
         "look": "vidit",
