@@ -422,14 +422,16 @@ def s3net_lite_lightaware(
     )
     assert model.light_reader is not None
     if light_weights is not None and next(model.parameters()).device.type != "meta":
-        from ..checkpoint import load_state_dict_strict, read_checkpoint
+        from safetensors.torch import load_file  # not relightcli.checkpoint: it imports this module
 
         if light_weights == "default":
             from ..assets import default_light_weights
 
             light_weights = str(default_light_weights())
-        state, _ = read_checkpoint(light_weights)  # one-line errors for a missing or foreign file
-        load_state_dict_strict(model.light_reader, state, f"light_weights {light_weights}")
+        try:
+            model.light_reader.load_state_dict(load_file(light_weights))
+        except Exception as exc:  # a missing, truncated or foreign file
+            raise RelightError(f"light_weights {light_weights}: not a light estimator's weights ({exc})") from None
     return model
 
 
