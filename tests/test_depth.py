@@ -10,6 +10,7 @@ import os
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
@@ -272,3 +273,30 @@ def test_photos_are_read_upright_as_viewers_show_them(tiny_ckpt, tmp_path) -> No
     assert read_image(out).size == (160, 96)  # written upright, no orientation tag
     for orientation, (h, w) in ((1, (96, 160)), (3, (96, 160)), (5, (160, 96)), (8, (160, 96))):
         assert read_image(_jpeg_with_orientation(tmp_path / f"o{orientation}.jpg", stored, orientation)).size == (h, w)
+
+
+def _png_with_orientation(path: Path, pixels: np.ndarray, orientation: int, after_pixels: bool) -> Path:
+    """A PNG whose EXIF orientation chunk (eXIf) stands before or after its pixel data (IDAT); both are allowed."""
+    ok, buf = cv2.imencode(".png", pixels)
+    assert ok
+    ifd = struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+    body = b"II*\x00" + struct.pack("<I", 8) + ifd
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    data = buf.tobytes()
+    at = data.index(b"IEND") - 4 if after_pixels else data.index(b"IDAT") - 4
+    path.write_bytes(data[:at] + chunk + data[at:])
+    return path
+
+
+def test_png_orientation_is_read_wherever_its_chunk_stands_and_plain_pngs_skip_pillows_decoder(
+    tmp_path, monkeypatch
+) -> None:
+    stored = np.zeros((40, 64, 3), np.uint8)
+    for after in (False, True):
+        photo = _png_with_orientation(tmp_path / f"o{after}.png", stored, 6, after)
+        assert read_image(photo).size == (64, 40)  # turned upright: a portrait
+    plain = write_png(tmp_path / "plain.png", stored)
+    decoded = []  # Pillow decoding the pixels would double the read time of every PNG (OpenCV decodes them)
+    monkeypatch.setattr("PIL.PngImagePlugin.PngImageFile.load", lambda self: decoded.append(self))
+    assert read_image(plain).size == (40, 64)
+    assert not decoded

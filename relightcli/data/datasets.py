@@ -64,12 +64,18 @@ class ImageLoader:
 
 
 def _stack(src: np.ndarray, guide: np.ndarray, src_depth: np.ndarray, guide_depth: np.ndarray) -> torch.Tensor:
-    arr = np.concatenate([src, guide, src_depth[:, :, None], guide_depth[:, :, None]], axis=2)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32))
+    """The ``(8, H, W)`` float32 model input, each channel copied once into place (any strides, mirrored too)."""
+    out = np.empty((8, *src.shape[:2]), dtype=np.float32)
+    out[0:3] = src.transpose(2, 0, 1)
+    out[3:6] = guide.transpose(2, 0, 1)
+    out[6], out[7] = src_depth, guide_depth
+    return torch.from_numpy(out)
 
 
 def _chw(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))
+    out = np.empty((3, *rgb.shape[:2]), dtype=np.float32)
+    out[:] = rgb.transpose(2, 0, 1)
+    return torch.from_numpy(out)
 
 
 class AnyToAnyDataset(Dataset):

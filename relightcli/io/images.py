@@ -87,7 +87,10 @@ def _header(data: bytes) -> tuple[tuple[int, int] | None, int]:
         with Image.open(_stdio.BytesIO(data)) as im:
             size = im.size
             try:
-                orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+                # a PNG's EXIF may follow its pixels, and Pillow then decodes them all to find it: look first
+                late_png_exif = im.format == "PNG" and "exif" not in im.info and b"eXIf" in data
+                has_exif = im.format != "PNG" or "exif" in im.info or late_png_exif
+                orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1)) if has_exif else 1
             except Exception:  # a malformed EXIF block: the photo is still readable, taken as upright
                 orientation = 1
     except (OSError, ValueError, SyntaxError):
@@ -115,9 +118,9 @@ def _decode(data: bytes, path: str | os.PathLike[str], what: str, max_pixels: in
 
 def _to_unit_float(arr: np.ndarray, path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0, 8
+        return np.divide(arr, np.float32(255.0), dtype=np.float32), 8
     if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / 65535.0, 16
+        return np.divide(arr, np.float32(65535.0), dtype=np.float32), 16
     raise RelightError(f"{path}: unsupported sample type {arr.dtype}; use 8- or 16-bit PNG or JPEG")
 
 
@@ -125,17 +128,15 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     """Read an image as float32 RGB in [0, 1]; gray is replicated to RGB and alpha is dropped. A JPEG or PNG with
     an EXIF orientation tag is turned upright, as viewers show it; colour profiles are ignored (sRGB assumed)."""
     arr = _decode(_read_bytes(path, "image"), path, "image", max_pixels)
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if channels not in (1, 2, 3, 4):
+        raise RelightError(f"{path}: image has {channels} channels; expected gray, RGB or RGBA")
+    if arr.dtype in (np.uint8, np.uint16):  # channel order on the integers (one pass), then one float conversion
+        if channels == 2:  # gray + alpha
+            arr = arr[:, :, 0]
+        conversion = {1: cv2.COLOR_GRAY2RGB, 2: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), conversion[channels])
     rgb, bits = _to_unit_float(arr, path)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    elif rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    elif rgb.shape[2] == 2:  # gray + alpha
-        rgb = np.repeat(rgb[:, :, :1], 3, axis=2)
-    elif rgb.shape[2] in (3, 4):
-        rgb = rgb[:, :, 2::-1]  # BGR(A) -> RGB
-    else:
-        raise RelightError(f"{path}: image has {rgb.shape[2]} channels; expected gray, RGB or RGBA")
     return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), bits)
 
 

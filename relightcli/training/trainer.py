@@ -106,7 +106,8 @@ class _SkipBatches:
         return max(len(self.batches) - self.skip, 0)
 
 
-def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+def collate_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of dataset items: tensors stacked, metadata as lists."""
     return {
         k: torch.stack([it[k] for it in items]) if isinstance(items[0][k], torch.Tensor) else [it[k] for it in items]
         for k in items[0]
@@ -437,13 +438,18 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
             if first == 0:
                 partial = {"sums": {}, "batches": 0, "images": 0, "seconds": 0.0}
             loader = DataLoader(
-                train_ds, batch_sampler=_SkipBatches(batches, first), num_workers=cfg.workers, collate_fn=_collate
+                train_ds,
+                batch_sampler=_SkipBatches(batches, first),
+                num_workers=cfg.workers,
+                collate_fn=collate_batch,
+                pin_memory=device.type == "cuda",  # page-locked batches copy to the GPU while it computes
             )
             reporter.epoch_start(epoch, cfg.epochs, len(batches), first)
             done = first
             tick = time.perf_counter()
             for batch in loader:
-                x, y = batch["input"].to(device), batch["target"].to(device)
+                x = batch["input"].to(device, non_blocking=True)
+                y = batch["target"].to(device, non_blocking=True)
                 if cfg.batch_scales:
                     factor = draw_scale(cfg.batch_scales, cfg.seed, step)
                     x, y = (rescale_batch(t, factor, info.size_multiple) for t in (x, y))
