@@ -251,3 +251,29 @@ def test_softened_codes_stay_distributions_and_keep_exact_ones_possible() -> Non
     torch.testing.assert_close(soften_codes(exact, 0.0, torch.Generator().manual_seed(0)), exact)
     weights = [1 - soften_codes(exact[:1], 0.8, torch.Generator().manual_seed(k))[0, 2].item() for k in range(200)]
     assert max(weights) < 0.8 and min(weights) < 0.1  # the weight spans [0, amount]
+
+
+def test_reading_sharpness_makes_read_codes_surer_and_export_records_it(tmp_path: Path) -> None:
+    model = tiny_model(NAME)
+    x = torch.rand(2, 8, 64, 64)
+    with torch.inference_mode():
+        soft = model.read_lights(x)
+        model.reading_sharpness = 3.0
+        sharp = model.read_lights(x)
+    for a, b in zip(soft, sharp, strict=True):
+        for group in (slice(0, lightcode.N_DIRECTIONS), slice(lightcode.N_DIRECTIONS, lightcode.CODE)):
+            assert torch.equal(a[:, group].argmax(1), b[:, group].argmax(1))  # the same reading, surer
+            assert (b[:, group].max(1).values > a[:, group].max(1).values).all()
+    model.reading_sharpness = 1.0
+    ckpt, out = tmp_path / "aware.safetensors", tmp_path / "sharp.safetensors"
+    relightcli.save_checkpoint(model, ckpt)
+    result = runner.invoke(app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--model-arg", "reading_sharpness=3"])
+    assert result.exit_code == 0, result.output
+    loaded = relightcli.load_model(out)
+    assert loaded.reading_sharpness == 3.0 and loaded.relight_args["reading_sharpness"] == 3
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+    for bad in ("reading_sharpness=0", "no_such_option=1", "reading_sharpness"):
+        result = runner.invoke(app, ["export", str(ckpt), str(tmp_path / "bad.safetensors"), "--model-arg", bad])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert not (tmp_path / "bad.safetensors").exists()

@@ -48,6 +48,14 @@ def export(
             show_default=False,
         ),
     ] = None,
+    model_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-arg",
+            help="KEY=VALUE (JSON value): change a constructor option that leaves the weights as they are, e.g. "
+            "reading_sharpness=2 for a light-aware model; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata."""
     import json
@@ -55,11 +63,26 @@ def export(
     import torch
 
     from ..checkpoint import INFERENCE_KEY, load_model, read_checkpoint, resolve_weights, save_checkpoint
+    from ..models import create_model
 
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
     if dtype not in dtypes:
         raise RelightError(f"--dtype {dtype!r}: expected fp16, bf16 or fp32")
     model = load_model(src)
+    if model_arg:
+        changes = {}
+        for item in model_arg:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise RelightError(f"--model-arg {item!r}: expected KEY=VALUE")
+            try:
+                changes[key] = json.loads(value)
+            except json.JSONDecodeError:
+                changes[key] = value
+        rebuilt = create_model(model.relight_info.name, **{**model.relight_args, **changes})  # checks the options
+        rebuilt.load_state_dict(model.state_dict())
+        rebuilt.relight_inference = model.relight_inference
+        model = rebuilt
     meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
     if flip_ensemble is not None:
         meta[INFERENCE_KEY] = json.dumps({**model.relight_inference, "flip_ensemble": flip_ensemble})

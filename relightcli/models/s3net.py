@@ -140,6 +140,9 @@ class S3Net(nn.Module):
             colour gain (no per-pixel term, so shadows cannot move). The two outputs are mixed by the
             probability that the direction is unchanged (1 for a known same-direction setting). The FiLM and the
             table start at zero.
+        reading_sharpness: Multiplies the light reader's logits before the softmax (the inverse of a softmax
+            temperature, as in temperature scaling, Guo et al., ICML 2017): above 1, read codes come nearer the
+            one-hot codes of known settings. Fitted on validation pairs (`benchmarks/reading_sharpness.py`).
     """
 
     size_multiple = 32
@@ -154,6 +157,7 @@ class S3Net(nn.Module):
         light_code: bool = False,
         colour_code: bool = False,
         told_light: bool = False,
+        reading_sharpness: float = 1.0,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -163,6 +167,7 @@ class S3Net(nn.Module):
         if told_light and head != "ratio":
             raise RelightError("told_light needs the ratio head (its same-direction path is a gain on the source)")
         self.head = head
+        self.reading_sharpness = float(reading_sharpness)
         self.physical = physical
         in_chans = IN_CHANNELS + (shading.CHANNELS if physical else 0)
         self.encoder = _create_encoder(encoder, pretrained_backbone, encoder_args or {}, in_chans)
@@ -227,7 +232,7 @@ class S3Net(nn.Module):
             dtype = next(self.light_reader.parameters()).dtype
             logits = self.light_reader(torch.cat([small, small.flip(-1)]).to(dtype)).float()
             logits = (logits[: 2 * n] + lightcode.mirror_code(logits[2 * n :])) / 2
-            codes = lightcode.code_from_logits(logits)
+            codes = lightcode.code_from_logits(logits * self.reading_sharpness)
             return codes[:n], codes[n:]
 
     def forward(
@@ -411,14 +416,25 @@ def s3net_lite_lightaware(
     pretrained_backbone: bool | str = False,
     encoder_args: dict[str, Any] | None = None,
     light_weights: str | None = "default",
+    reading_sharpness: float = 1.0,
 ) -> S3Net:
     """s3net_lite_lightcolour told the source's and target's light (read, or exact with --light): FiLM codes and
     a colour-only path where the direction stays.
 
     ``light_weights``: the light reader's starting weights, ``"default"`` for the shipped light estimator (a
-    checkpoint of this model carries its own), ``None`` for none (random, as in tests)."""
+    checkpoint of this model carries its own), ``None`` for none (random, as in tests). ``reading_sharpness``:
+    see `S3Net`."""
+    if not (math.isfinite(reading_sharpness) and reading_sharpness > 0):
+        raise RelightError(f"reading_sharpness must be a positive number, got {reading_sharpness}")
     model = _lite(
-        encoder, pretrained_backbone, encoder_args, head="ratio", light_code=True, colour_code=True, told_light=True
+        encoder,
+        pretrained_backbone,
+        encoder_args,
+        head="ratio",
+        light_code=True,
+        colour_code=True,
+        told_light=True,
+        reading_sharpness=reading_sharpness,
     )
     assert model.light_reader is not None
     if light_weights is not None and next(model.parameters()).device.type != "meta":
