@@ -267,7 +267,9 @@ def test_reading_sharpness_makes_read_codes_surer_and_export_records_it(tmp_path
     model.reading_sharpness = 1.0
     ckpt, out = tmp_path / "aware.safetensors", tmp_path / "sharp.safetensors"
     relightcli.save_checkpoint(model, ckpt)
-    result = runner.invoke(app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--model-arg", "reading_sharpness=3"])
+    result = runner.invoke(
+        app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--model-arg", "reading_sharpness=3"]
+    )
     assert result.exit_code == 0, result.output
     loaded = relightcli.load_model(out)
     assert loaded.reading_sharpness == 3.0 and loaded.relight_args["reading_sharpness"] == 3
