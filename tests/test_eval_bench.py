@@ -3,6 +3,7 @@
 import json
 import platform
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from relightcli.inference.quantize import int8_available
 from relightcli.metrics import LPIPS, load_lpips, mps, psnr
 from relightcli.synth import synthesize
 
-from .conftest import tiny_model
+from .conftest import tiny_model, write_png
 
 runner = CliRunner()
 
@@ -473,3 +474,27 @@ def test_compile_without_a_cxx_compiler_is_one_clear_error() -> None:
         pytest.raises(RelightError, match=r"torch.compile failed .*run without --compile"),
     ):
         relighter.run(torch.rand(1, 8, 32, 32))
+
+
+def test_look_statistics_per_image_medians_and_the_folder_script(tmp_path: Path) -> None:
+    from relightcli.evaluation.look import VIDIT_LOOK, look_table, measure, measure_folder, within
+
+    dark, lit = np.zeros((8, 8, 3), np.float32), np.full((8, 8, 3), 0.3, np.float32)
+    lit[..., 0] = 0.6  # saturated: (0.6 - 0.3) / 0.6
+    look = measure([dark, dark, lit])
+    y_lit = 0.299 * 0.6 + 0.587 * 0.3 + 0.114 * 0.3
+    assert look.images == 3 and look.dark_share == pytest.approx(2 / 3)
+    assert look.mean_y == pytest.approx(y_lit / 3, rel=1e-6)
+    assert look.median_y == pytest.approx(y_lit / 3, rel=1e-6)  # per image: 0, 0, y_lit
+    assert look.pooled_median_y == 0.0  # two thirds of all pixels are black
+    assert look.saturation == pytest.approx(0.5 / 3, rel=1e-6) and look.p99_y == pytest.approx(y_lit, rel=1e-6)
+    assert all(within(VIDIT_LOOK).values()) and not within(look)["dark_share"]
+    table = look_table([("VIDIT", VIDIT_LOOK), ("ours", look)])
+    assert "| 51% | 67% |" in table and "| - | 0.00 |" in table  # VIDIT's pooled median is not known
+    for k, img in enumerate((dark, lit)):
+        write_png(tmp_path / f"Image{k}.png", (img * 255).round().astype(np.uint8))
+    write_png(tmp_path / "Image0_depth.png", np.zeros((8, 8), np.uint16))  # depth maps are left out
+    assert measure_folder(tmp_path).images == 2
+    script = Path(__file__).parents[1] / "benchmarks" / "look_stats.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "not VIDIT look" in out.stdout, out.stderr

@@ -5,7 +5,10 @@ Each image is resized to 256x256 (area averaging) and measured on its luminance 
 ``(max - min) / max``:
 
 - ``mean_y``: the mean of Y over all pixels of all images;
-- ``median_y``: the median pixel Y (over all pixels of all images);
+- ``median_y``: the median pixel Y of each image, averaged over the images. (Issue 28's VIDIT figures cannot be
+  medians over all pixels pooled: with 51% of the pixels below 0.05 the pooled median is below 0.05, not 0.10.
+  Averaged per-image medians fit them: a set of dark and lit frames has a pooled median near the dark level and
+  a mean per-image median near 0.1. The pooled median is reported beside it, ``pooled_median_y``, not judged.)
 - ``dark_share``: the share of pixels with Y < 0.05 (near black);
 - ``p99_y``: the 99th percentile of pixel Y;
 - ``saturation``: the mean HSV saturation (0 where a pixel is black).
@@ -16,6 +19,7 @@ several scenes and settings), as measured for issue 28 by the same definitions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +43,7 @@ class Look:
     p99_y: float
     saturation: float
     images: int = 0
+    pooled_median_y: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if k != "images"}
@@ -49,10 +54,11 @@ VIDIT_LOOK = Look(mean_y=0.19, median_y=0.10, dark_share=0.51, p99_y=0.68, satur
 
 LABELS = {
     "mean_y": "mean Y",
-    "median_y": "median pixel Y",
+    "median_y": "median pixel Y (per image, averaged)",
     "dark_share": "pixels with Y < 0.05",
     "p99_y": "99th percentile Y",
     "saturation": "mean HSV saturation",
+    "pooled_median_y": "median of all pixels pooled (not judged)",
 }
 
 
@@ -84,22 +90,24 @@ def _read_rgb(path: Path) -> np.ndarray | None:
 
 def measure(images: Iterable[np.ndarray]) -> Look:
     """The `Look` of float RGB images in [0, 1] (any sizes; measured as given)."""
-    ys, sats = [], []
+    ys, sats, medians = [], [], []
     for rgb in images:
         y = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
         hi, lo = rgb.max(axis=2), rgb.min(axis=2)
         sats.append(np.where(hi > 0, (hi - lo) / np.maximum(hi, 1e-12), 0.0).ravel())
         ys.append(y.ravel())
+        medians.append(float(np.median(y)))
     if not ys:
         raise RelightError("no images to measure")
     y, s = np.concatenate(ys), np.concatenate(sats)
     return Look(
         mean_y=float(y.mean()),
-        median_y=float(np.median(y)),
+        median_y=float(np.mean(medians)),
         dark_share=float((y < 0.05).mean()),
         p99_y=float(np.percentile(y, 99)),
         saturation=float(s.mean()),
         images=len(ys),
+        pooled_median_y=float(np.median(y)),
     )
 
 
@@ -130,6 +138,9 @@ def look_table(looks: Sequence[tuple[str, Look]]) -> str:
         cells = []
         for _, look in looks:
             value = look.as_dict()[key]
-            cells.append(f"{value:.0%}" if key == "dark_share" else f"{value:.2f}")
+            if math.isnan(value):
+                cells.append("-")
+            else:
+                cells.append(f"{value:.0%}" if key == "dark_share" else f"{value:.2f}")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join([head, rule, *rows])
