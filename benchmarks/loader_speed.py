@@ -27,7 +27,7 @@ from relightcli.training import TrainConfig, build_datasets, collate_batch
 
 
 def _items_per_second(data: Path, workers: int, batches: int, batch_size: int, size: int | None, cache: str) -> float:
-    cfg = TrainConfig(data=str(data), size=size, cache_dir=cache, hflip=True, workers=workers)
+    cfg = TrainConfig(data=str(data), size=size, cache_dir=cache, hflip=True)
     train, _, _ = build_datasets(cfg)
     sampler = BatchSampler(RandomSampler(train, num_samples=(batches + 1) * batch_size), batch_size, drop_last=True)
     loader = DataLoader(train, batch_sampler=sampler, num_workers=workers, collate_fn=collate_batch)

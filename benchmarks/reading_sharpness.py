@@ -8,8 +8,9 @@ the training set's seed), never a held-out set. For each value the model reads b
 its light reader's logits multiplied by the value (`S3Net.reading_sharpness`: the inverse of a softmax
 temperature, Guo et al., ICML 2017), relights every pair (``relight eval``'s engine, flip ensemble as the
 checkpoint records) and the table shows PSNR / SSIM over all pairs and by what changed, beside the identity.
-The value with the highest PSNR over all pairs is marked; ``relight export W OUT --model-arg
-reading_sharpness=V`` would record it, and `relight apply` then reads lights with it.
+The values with the highest PSNR and the highest SSIM over all pairs are named (they need not agree);
+``relight export W OUT --model-arg reading_sharpness=V`` records a value, and `relight apply` then reads lights
+with it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main() -> int:
     rows, results = [], {}
     for value in args.values:
         model = load_model(args.weights)
-        if not getattr(model, "told_light", False) and getattr(model, "light_reader", None) is None:
+        if getattr(model, "light_reader", None) is None:
             print(f"error: {args.weights} is not a light-aware model", file=sys.stderr)
             return 2
         model.reading_sharpness = value
@@ -51,12 +52,12 @@ def main() -> int:
                 f"| {value:g} | {change} | {n} | {model_m['psnr']:.2f} / {model_m['ssim']:.4f} | "
                 f"{ident['psnr']:.2f} / {ident['ssim']:.4f} |"
             )
-    best = max(results, key=lambda v: results[v]["methods"]["model"]["psnr"])
+    best = {m: max(results, key=lambda v: results[v]["methods"]["model"][m]) for m in ("psnr", "ssim")}
     print(f"weights: {args.weights}; data: {args.data}\n")
     print("| sharpness | change | pairs | model PSNR / SSIM | identity |")
     print("|---|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\nhighest PSNR over all pairs: sharpness {best:g}")
+    print(f"\nhighest over all pairs: PSNR at sharpness {best['psnr']:g}, SSIM at {best['ssim']:g}")
     if args.json:
         args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
     return 0

@@ -32,7 +32,7 @@ import numpy as np
 from relightcli.data.vidit import DIRECTIONS, SETTINGS, Setting
 from relightcli.hardware import cpu_capabilities
 from relightcli.synth import synthesize
-from relightcli.synth.cycles import LOOKS, CyclesSettings, blender_python, compose, render_passes
+from relightcli.synth.cycles import LOOKS, CyclesSettings, blender_python, compose_scene, render_passes
 from relightcli.synth.cycles.scene import random_scene
 from relightcli.synth.cycles.vidit_look import random_vidit_scene
 from relightcli.synth.writer import Renderer
@@ -71,26 +71,19 @@ def _curve(python: str, counts: list[int]) -> None:
     desc = random_scene(np.random.default_rng([0, 0, 1]))
     setting = Setting(6500, "S")
     ref = render_passes(desc, 256, CyclesSettings(samples=256, adaptive_threshold=0.01), python)
-    strength = (desc["sun"]["strength"], desc["world"]["strength"])
-    target = compose(ref["ambient"], ref["sun"], *strength)[setting].astype(np.float64)
+    target = compose_scene(desc, ref)[setting].astype(np.float64)
     print("samples  seconds (9 renders)  RMS vs 256 spp (8-bit levels)")
     for n in counts:
         start = time.perf_counter()
         passes = render_passes(desc, 256, CyclesSettings(samples=n), python)
         seconds = time.perf_counter() - start
-        img = compose(passes["ambient"], passes["sun"], *strength)[setting].astype(np.float64)
+        img = compose_scene(desc, passes)[setting].astype(np.float64)
         print(f"{n:7d}  {seconds:19.1f}  {np.sqrt(np.mean((img - target) ** 2)):.2f}")
 
 
 def _images(desc: dict, passes: dict) -> np.ndarray:
     """The 6500 K image of each of the 8 directions, 8-bit sRGB as written, as float64 (8, S, S, 3)."""
-    images = compose(
-        passes["ambient"],
-        passes["sun"],
-        desc["sun"]["strength"],
-        desc["world"]["strength"],
-        target=desc.get("exposure", 0.8),
-    )
+    images = compose_scene(desc, passes)
     return np.stack([images[Setting(6500, d)] for d in DIRECTIONS]).astype(np.float64)
 
 

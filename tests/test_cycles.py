@@ -201,3 +201,25 @@ def test_look_is_checked_and_needs_cycles(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI checks it: the Python there has bpy")
 def test_ci_has_a_blender_python() -> None:
     assert blender_python()
+
+
+def test_objects_sharing_a_mesh_keep_their_own_materials_and_depth_is_cast_against_them() -> None:
+    """Every cube shares one mesh (the worker's templates): each must still wear its own material, and the depth
+    must hit its front face, as on known geometry."""
+    python = _python()
+    desc = _probe_scene()
+    desc["camera"]["pitch"] = 0.0  # looking due north: the view-axis distance of the front faces is 6 - 0.5 m
+    cube = {"shape": "cube", "scale": [0.5] * 3, "rotation": [0.0] * 3, "modifiers": {}}
+    red = desc["objects"][0]["material"] | {"colour": [0.8, 0.05, 0.05], "colour2": [0.8, 0.05, 0.05]}
+    blue = desc["objects"][0]["material"] | {"colour": [0.05, 0.05, 0.8], "colour2": [0.05, 0.05, 0.8]}
+    desc["objects"] = [
+        cube | {"location": [-1.0, 0.0], "material": red},
+        cube | {"location": [1.0, 0.0], "material": blue},
+    ]
+    passes = render_passes(desc, 32, FAST, python)
+    ambient, depth = passes["ambient"], passes["depth"]
+    left, right = (slice(20, 24), slice(9, 13)), (slice(20, 24), slice(20, 24))  # each cube's front face
+    assert ambient[left][..., 0].mean() > 3 * ambient[left][..., 2].mean()  # red
+    assert ambient[right][..., 2].mean() > 3 * ambient[right][..., 0].mean()  # blue
+    for face in (left, right):
+        np.testing.assert_allclose(depth[face], 5.5, atol=1e-3)

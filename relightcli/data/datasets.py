@@ -73,9 +73,7 @@ def _stack(src: np.ndarray, guide: np.ndarray, src_depth: np.ndarray, guide_dept
 
 
 def _chw(rgb: np.ndarray) -> torch.Tensor:
-    out = np.empty((3, *rgb.shape[:2]), dtype=np.float32)
-    out[:] = rgb.transpose(2, 0, 1)
-    return torch.from_numpy(out)
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))
 
 
 class AnyToAnyDataset(Dataset):

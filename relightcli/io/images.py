@@ -87,10 +87,9 @@ def _header(data: bytes) -> tuple[tuple[int, int] | None, int]:
         with Image.open(_stdio.BytesIO(data)) as im:
             size = im.size
             try:
-                # a PNG's EXIF may follow its pixels, and Pillow then decodes them all to find it: look first
-                late_png_exif = im.format == "PNG" and "exif" not in im.info and b"eXIf" in data
-                has_exif = im.format != "PNG" or "exif" in im.info or late_png_exif
-                orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1)) if has_exif else 1
+                # a PNG's EXIF chunk may follow its pixels, and Pillow then decodes them all to find it: look first
+                no_exif = im.format == "PNG" and "exif" not in im.info and b"eXIf" not in data
+                orientation = 1 if no_exif else int(im.getexif().get(_EXIF_ORIENTATION, 1))
             except Exception:  # a malformed EXIF block: the photo is still readable, taken as upright
                 orientation = 1
     except (OSError, ValueError, SyntaxError):
@@ -124,18 +123,22 @@ def _to_unit_float(arr: np.ndarray, path: str | os.PathLike[str]) -> tuple[np.nd
     raise RelightError(f"{path}: unsupported sample type {arr.dtype}; use 8- or 16-bit PNG or JPEG")
 
 
+_TO_RGB = {1: cv2.COLOR_GRAY2RGB, 2: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
+"""OpenCV's conversion to RGB by channel count (gray + alpha keeps its gray plane first)."""
+
+
 def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> RGBImage:
     """Read an image as float32 RGB in [0, 1]; gray is replicated to RGB and alpha is dropped. A JPEG or PNG with
     an EXIF orientation tag is turned upright, as viewers show it; colour profiles are ignored (sRGB assumed)."""
     arr = _decode(_read_bytes(path, "image"), path, "image", max_pixels)
     channels = 1 if arr.ndim == 2 else arr.shape[2]
-    if channels not in (1, 2, 3, 4):
+    if channels not in _TO_RGB:
         raise RelightError(f"{path}: image has {channels} channels; expected gray, RGB or RGBA")
-    if arr.dtype in (np.uint8, np.uint16):  # channel order on the integers (one pass), then one float conversion
-        if channels == 2:  # gray + alpha
-            arr = arr[:, :, 0]
-        conversion = {1: cv2.COLOR_GRAY2RGB, 2: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
-        arr = cv2.cvtColor(np.ascontiguousarray(arr), conversion[channels])
+    if arr.dtype not in (np.uint8, np.uint16):
+        _to_unit_float(arr, path)  # the one-line error for another sample type
+    if channels == 2:  # gray + alpha
+        arr = arr[:, :, 0]
+    arr = cv2.cvtColor(np.ascontiguousarray(arr), _TO_RGB[channels])  # on the integers, then one float conversion
     rgb, bits = _to_unit_float(arr, path)
     return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), bits)
 

@@ -151,6 +151,17 @@ def compose(
     return images
 
 
+def compose_scene(desc: dict[str, Any], passes: dict[str, Any]) -> dict[Setting, np.ndarray]:
+    """`compose` with a scene description's own light strengths and exposure target (the family's)."""
+    return compose(
+        passes["ambient"],
+        passes["sun"],
+        desc["sun"]["strength"],
+        desc["world"]["strength"],
+        target=desc.get("exposure", 0.8),
+    )
+
+
 def normalised_depth(depth: np.ndarray) -> np.ndarray:
     """View-axis distance -> ``normalized_depth`` by the rule estimated depth follows (`relightcli.io.depthmaps`):
     the far plane at 20x the nearest point (the 80 m ground's far edge and the sky), then min-max to [0, 1]."""
@@ -166,9 +177,6 @@ def render_scene_cycles(
         raise RelightError(f"--look {settings.look}: one of {', '.join(LOOKS)}")
     desc = random_vidit_scene(rng) if settings.look == "vidit" else random_scene(rng)
     passes = render_passes(desc, size, settings, python)
-    target = desc.get("exposure", 0.8)
-    images = compose(
-        passes["ambient"], passes["sun"], desc["sun"]["strength"], desc["world"]["strength"], target=target
-    )
+    images = compose_scene(desc, passes)
     centre = float(np.linalg.norm(np.array(desc["camera"]["location"])))
     return RenderedScene(images, normalised_depth(passes["depth"]), centre), {"scene": desc, **passes}
