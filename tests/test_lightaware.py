@@ -279,3 +279,20 @@ def test_reading_sharpness_makes_read_codes_surer_and_export_records_it(tmp_path
         result = runner.invoke(app, ["export", str(ckpt), str(tmp_path / "bad.safetensors"), "--model-arg", bad])
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_a_bad_light_reader_file_is_one_clear_error(tmp_path: Path) -> None:
+    for name, data in (
+        ("missing.safetensors", None),
+        ("truncated.safetensors", b"\x08\x00\x00"),
+        ("foreign.bin", b"x" * 64),
+    ):
+        path = tmp_path / name
+        if data is not None:
+            path.write_bytes(data)
+        with pytest.raises(relightcli.RelightError, match=r"light_weights .*: not a light estimator's weights"):
+            relightcli.create_model(NAME, **TINY_ARGS.get(NAME, {}), light_weights=str(path))
+    wrong = tmp_path / "relighter.safetensors"  # a checkpoint, but of another network
+    relightcli.save_checkpoint(tiny_model("s3net_lite_ratio"), wrong)
+    with pytest.raises(relightcli.RelightError, match="not a light estimator's weights"):
+        relightcli.create_model(NAME, **TINY_ARGS.get(NAME, {}), light_weights=str(wrong))
