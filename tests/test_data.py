@@ -14,6 +14,7 @@ from relightcli.data import (
     PairDataset,
     Setting,
     any_to_any_pairs,
+    pool_folders,
     scan_flat,
     scan_pairs,
     split_scenes,
@@ -83,6 +84,37 @@ def test_sampler_invariants() -> None:
     assert all(p.guide_scene == p.scene and p.target != p.source for p in same)
     with pytest.raises(RelightError, match="at least 2 scenes"):
         any_to_any_pairs(["a"])
+
+
+def test_repeats_weigh_scenes_and_never_guide_a_scene_by_itself() -> None:
+    scenes, repeats = ["a", "b", "c", "d"], [3, 1, 1, 2]
+    pairs = any_to_any_pairs(scenes, seed=3, repeats=repeats)
+    assert len(pairs) == 7 * 40
+    inputs = Counter((p.scene, p.source) for p in pairs)
+    assert inputs == Counter({(s, t): r for s, r in zip(scenes, repeats, strict=True) for t in SETTINGS})
+    assert all(p.guide_scene != p.scene and p.target != p.source for p in pairs)
+    guides = Counter(p.guide_scene for p in pairs if p.scene == "b")  # b's guides: a, c, d in proportion 3:1:2
+    assert guides["a"] > guides["d"] > guides["c"] > 0
+    assert pairs == any_to_any_pairs(scenes, seed=3, repeats=repeats)
+    assert any_to_any_pairs(scenes, seed=3, repeats=[1] * 4) == any_to_any_pairs(scenes, seed=3)  # unweighted
+    for bad in ([1, 2], [1, 0, 1, 1], [1.5, 1, 1, 1]):
+        with pytest.raises(RelightError, match="repeats"):
+            any_to_any_pairs(scenes, repeats=bad)
+
+
+def test_pooled_folders_keep_scenes_apart(tmp_path: Path) -> None:
+    for name, seed in (("one", 1), ("two", 2)):
+        synthesize(tmp_path / name, scenes=2, size=16, seed=seed, supersample=1)
+    one, two = scan_flat(tmp_path / "one" / "train"), scan_flat(tmp_path / "two" / "train")
+    pool = pool_folders([one, two], [1, 3])
+    assert pool.scenes == ["0-000", "0-001", "1-000", "1-001"] and pool.folder_scenes(1) == ["1-000", "1-001"]
+    assert pool.image("1-001", SETTINGS[5]) == two.image("001", SETTINGS[5]) and pool.depth("0-000") == one.depth("000")
+    assert [pool.weight(s) for s in pool.scenes] == [1, 1, 3, 3]
+    with pytest.raises(KeyError):
+        pool.image("2-000", SETTINGS[0])
+    for weights, message in (([1], "2 --data folders"), ([1, 0], "whole numbers")):
+        with pytest.raises(RelightError, match=message):
+            pool_folders([one, two], weights)
 
 
 def test_dataset_item_names_its_files(synth_root: Path) -> None:

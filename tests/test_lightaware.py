@@ -296,3 +296,37 @@ def test_a_bad_light_reader_file_is_one_clear_error(tmp_path: Path) -> None:
     relightcli.save_checkpoint(tiny_model("s3net_lite_ratio"), wrong)
     with pytest.raises(relightcli.RelightError, match="not a light estimator's weights"):
         relightcli.create_model(NAME, **TINY_ARGS.get(NAME, {}), light_weights=str(wrong))
+
+
+def test_export_swaps_the_carried_light_reader_and_refuses_what_cannot_be_one(tmp_path: Path) -> None:
+    model = tiny_model(NAME)
+    ckpt = tmp_path / "aware.safetensors"
+    relightcli.save_checkpoint(model, ckpt)
+    reader = relightcli.create_model("light_net")
+    with torch.no_grad():
+        for p in reader.parameters():
+            p.add_(0.1)  # unlike the carried reader in every weight
+    reader_file, out = tmp_path / "reader.safetensors", tmp_path / "swapped.safetensors"
+    relightcli.save_checkpoint(reader, reader_file)
+    result = runner.invoke(app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--light-weights", str(reader_file)])
+    assert result.exit_code == 0, result.output
+    loaded = relightcli.load_model(out)
+    for k, v in reader.state_dict().items():
+        torch.testing.assert_close(loaded.light_reader.state_dict()[k], v)
+    for k, v in model.state_dict().items():  # the relighter's own weights unchanged
+        if not k.startswith("light_reader."):
+            torch.testing.assert_close(loaded.state_dict()[k], v)
+    x = torch.rand(1, 8, 64, 64)
+    with torch.inference_mode():
+        assert not torch.allclose(loaded.read_lights(x)[0], model.read_lights(x)[0])
+    plain = tmp_path / "plain.safetensors"
+    relightcli.save_checkpoint(tiny_model("s3net_lite_ratio"), plain)
+    for src, weights, message in (
+        (plain, reader_file, "reads no light"),
+        (ckpt, ckpt, "not a LightNet light estimator"),
+        (ckpt, tmp_path / "missing.safetensors", "missing.safetensors"),
+    ):
+        bad = tmp_path / "bad.safetensors"
+        result = runner.invoke(app, ["export", str(src), str(bad), "--light-weights", str(weights)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert message in result.output and not bad.exists(), result.output

@@ -22,6 +22,7 @@ from relightcli.cli import app
 from relightcli.synth import synthesize
 from relightcli.training import TrainConfig, train
 from relightcli.training.state import load_state
+from relightcli.training.trainer import build_datasets
 
 from .conftest import TINY_ARGS, TINY_ENCODER, interruptible
 
@@ -125,6 +126,32 @@ def test_validation_by_scene_split_when_there_is_no_val_folder(data: Path, tmp_p
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (0, 2, 2)
     last = load_file(tmp_path / "r" / "last.safetensors")  # the weights at the stop, usable before the epoch ends
     assert all(torch.equal(last[k], v) for k, v in state["model"].items())
+
+
+def test_several_data_folders_train_as_one_weighted_pool_and_resume(data: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    synthesize(other, scenes=2, size=32, seed=9, supersample=1)
+    args = _cli_args(data, tmp_path / "pool", "--data", str(other), "--data-weights", "1,2", "--val-split", "0.34")
+    result = runner.invoke(app, [*args, "--epochs", "1", "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    state = load_state(tmp_path / "pool" / "train_state.pt")
+    saved = TrainConfig.from_json(state["config"])
+    assert saved.folders == (data, other) and saved.data_weights == (1, 2)
+    # 2 of data's 3 scenes and 1 of other's 2 train (a third of each held out); other's weigh twice: 4 x 40 inputs
+    assert "2 held-out validation scenes" in result.output and "80 steps" not in result.output
+    again = runner.invoke(app, [*args, "--epochs", "1", "--max-steps", "3", "--resume"])
+    assert again.exit_code == 0 and load_state(tmp_path / "pool" / "train_state.pt")["step"] == 3, again.output
+    for extra, message in (
+        (["--data-weights", "1"], "1 weights for 2 --data folders"),
+        (["--data-weights", "1,x"], "--data-weights"),
+    ):
+        bad = runner.invoke(app, [*_cli_args(data, tmp_path / "bad", "--data", str(other)), *extra])
+        lines = bad.stderr.strip().splitlines()
+        assert bad.exit_code == 1 and len(lines) == 1 and message in lines[0], bad.stderr
+    cfg = TrainConfig(data=(data, other), data_weights=(1, 2), model=MODEL, val_split=0.34)
+    train_ds = build_datasets(cfg)[0]
+    assert len(train_ds) == (2 * 1 + 1 * 2) * 40
+    assert sum(p.scene.startswith("1-") for p in train_ds.pairs) == 2 * 40
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:

@@ -56,8 +56,17 @@ def export(
             "reading_sharpness=2 for a light-aware model; repeatable.",
         ),
     ] = None,
+    light_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--light-weights",
+            help="A light estimator checkpoint (file or hf://) to carry in place of the light reader a "
+            "light-aware relighter holds, e.g. one retrained with `relight train --model light_net`.",
+        ),
+    ] = None,
 ) -> None:
-    """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata."""
+    """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata; or
+    with another constructor option (--model-arg) or light reader (--light-weights)."""
     import json
 
     import torch
@@ -84,6 +93,15 @@ def export(
         rebuilt.relight_inference = model.relight_inference
         model = rebuilt
     meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
+    if light_weights is not None:
+        reader = getattr(model, "light_reader", None)
+        if reader is None:
+            raise RelightError(f"--light-weights: {src} holds {model.relight_info.name}, which reads no light")
+        estimator = load_model(light_weights)
+        if estimator.relight_info.task != "light" or type(estimator) is not type(reader):
+            raise RelightError(f"--light-weights {light_weights}: not a {type(reader).__name__} light estimator")
+        reader.load_state_dict(estimator.state_dict())
+        meta["light_reader"] = Path(str(light_weights)).name
     if flip_ensemble is not None:
         meta[INFERENCE_KEY] = json.dumps({**model.relight_inference, "flip_ensemble": flip_ensemble})
     path = save_checkpoint(model, out, dtype=dtypes[dtype], metadata=meta)

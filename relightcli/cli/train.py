@@ -73,7 +73,8 @@ def train(
         list[Path],
         typer.Option(
             "--data",
-            help="Flat VIDIT training folder, or a root with train/ (+ val/); light estimators take several --data.",
+            help="Flat VIDIT training folder, or a root with train/ (+ val/); repeat to pool several (each split "
+            "into training and validation scenes by --val-split; see --data-weights).",
         ),
     ],
     model: Annotated[str, typer.Option("--model", "-m", help="Registry model to train.")] = "s3net",
@@ -182,6 +183,14 @@ def train(
             help="Light estimators: images per epoch, drawn equally from every --data folder (default: all, once).",
         ),
     ] = None,
+    data_weights: Annotated[
+        str,
+        typer.Option(
+            "--data-weights",
+            help="Relighters with several --data: how many times each folder's scenes count per epoch, e.g. 2,1,1 "
+            "(whole numbers; default 1 each).",
+        ),
+    ] = "",
     device: DeviceOpt = "auto",
 ) -> None:
     """Train a registry model on VIDIT-format data (any-to-any pairs); resumable, torchrun-ready. A light
@@ -196,21 +205,23 @@ def train(
         args = json.loads(model_args)
         milestones = tuple(int(m) for m in lr_milestones.split(",") if m.strip())
         scales = tuple(float(s) for s in batch_scales.split(",") if s.strip())
+        weights = tuple(int(w) for w in data_weights.split(",") if w.strip())
     except (json.JSONDecodeError, ValueError) as exc:
-        raise RelightError(f"--model-args / --lr-milestones / --batch-scales: {exc}") from None
+        raise RelightError(f"--model-args / --lr-milestones / --batch-scales / --data-weights: {exc}") from None
     if not isinstance(args, dict):
         raise RelightError("--model-args must be a JSON object")
     if model_info(model).task == "light":
+        if weights:
+            raise RelightError("--data-weights is for relighters; a light estimator weighs its folders alike")
         light = (_given(epochs, 12), _given(batch_size, 64), _given(lr, 1e-3))
         _train_light(
             data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, epoch_size, device
         )
         return
     epochs, batch_size, lr = _given(epochs, 100), _given(batch_size, 3), _given(lr, 1e-4)
-    if len(data) != 1:
-        raise RelightError("a relighting model trains on one --data folder (make one of links to pool several)")
     cfg = TrainConfig(
-        data=data[0],
+        data=data[0] if len(data) == 1 else tuple(data),
+        data_weights=weights,
         model=model,
         model_args=args,
         out=out,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .pooled import PooledIndex, pool_folders
 from .sampling import AnyToAnyPair, any_to_any_pairs, split_scenes
 from .vidit import DIRECTIONS, SETTINGS, TEMPERATURES, FlatIndex, PairIndex, Setting, scan_flat, scan_pairs
 
@@ -31,8 +32,10 @@ __all__ = [
     "ImageLoader",
     "PairDataset",
     "PairIndex",
+    "PooledIndex",
     "Setting",
     "any_to_any_pairs",
+    "pool_folders",
     "scan_flat",
     "scan_pairs",
     "split_scenes",

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from ..atomic import atomic_path
 from ..io import read_depth, read_image
+from .pooled import PooledIndex
 from .sampling import AnyToAnyPair, any_to_any_pairs
 from .vidit import MIRRORED_DIRECTION, FlatIndex, PairIndex, Setting
 
@@ -80,17 +81,18 @@ class AnyToAnyDataset(Dataset):
     """Any-to-any training pairs drawn from a flat VIDIT folder; call `set_epoch` to draw a new epoch.
 
     Args:
-        index: The flat folder (`scan_flat`).
+        index: The flat folder (`scan_flat`), or several pooled (`relightcli.data.pooled.pool_folders`).
         scenes: The scenes to use (e.g. the training split); default all.
         seed: Pair sampling seed; the pairs depend only on ``(seed, epoch)``.
         same_scene_guides: Draw guides from the input's own scene instead of another one.
         size: Working resolution (square), resized once and cached.
         hflip: Mirror each item left-right with probability 1/2 (direction labels mirrored too).
+        repeats: Per scene, how many times its images are inputs per epoch (a `PooledIndex`'s folder weights).
     """
 
     def __init__(
         self,
-        index: FlatIndex,
+        index: FlatIndex | PooledIndex,
         scenes: Sequence[str] | None = None,
         *,
         seed: int = 0,
@@ -99,9 +101,11 @@ class AnyToAnyDataset(Dataset):
         cache_dir: str | Path | None = None,
         raw_depth: bool = False,
         hflip: bool = False,
+        repeats: Sequence[int] | None = None,
     ) -> None:
         self.index = index
         self.scenes = list(scenes) if scenes is not None else list(index.scenes)
+        self.repeats = list(repeats) if repeats is not None else None
         self.seed = seed
         self.same_scene_guides = same_scene_guides
         self.loader = ImageLoader(size, cache_dir, raw_depth)
@@ -112,7 +116,7 @@ class AnyToAnyDataset(Dataset):
         """Draw the pairs of ``epoch`` (deterministic in the seed)."""
         self.epoch = epoch
         self.pairs: list[AnyToAnyPair] = any_to_any_pairs(
-            self.scenes, seed=self.seed, epoch=epoch, same_scene_guides=self.same_scene_guides
+            self.scenes, seed=self.seed, epoch=epoch, same_scene_guides=self.same_scene_guides, repeats=self.repeats
         )
 
     def __len__(self) -> int:

@@ -27,14 +27,24 @@ class AnyToAnyPair:
 
 
 def any_to_any_pairs(
-    scenes: Sequence[str], *, seed: int = 0, epoch: int = 0, same_scene_guides: bool = False
+    scenes: Sequence[str],
+    *,
+    seed: int = 0,
+    epoch: int = 0,
+    same_scene_guides: bool = False,
+    repeats: Sequence[int] | None = None,
 ) -> list[AnyToAnyPair]:
-    """One epoch of pairs: ``len(scenes) * 40`` items, deterministic in ``(seed, epoch)``."""
+    """One epoch of pairs: ``len(scenes) * 40`` items, deterministic in ``(seed, epoch)``.
+
+    ``repeats`` (one positive integer per scene): scene ``i``'s images are inputs ``repeats[i]`` times in the
+    epoch (``sum(repeats) * 40`` items), and guides are drawn in the same proportions from the other scenes."""
     scenes = list(scenes)
     if not scenes:
         raise RelightError("no scenes to draw any-to-any pairs from")
     if len(scenes) < 2 and not same_scene_guides:
         raise RelightError("any-to-any pairs need at least 2 scenes (guides come from another scene)")
+    if repeats is not None and any(r != 1 for r in repeats):
+        return _weighted_pairs(scenes, list(repeats), seed, epoch, same_scene_guides)
     rng = np.random.default_rng([seed, epoch])
     n_set = len(SETTINGS)
     pairs = []
@@ -47,6 +57,31 @@ def any_to_any_pairs(
         else:
             b = int(rng.integers(len(scenes) - 1))
             b += b >= a  # uniform over the other scenes
+        pairs.append(AnyToAnyPair(scenes[a], SETTINGS[s], scenes[b], SETTINGS[t]))
+    return pairs
+
+
+def _weighted_pairs(
+    scenes: list[str], repeats: list[int], seed: int, epoch: int, same_scene_guides: bool
+) -> list[AnyToAnyPair]:
+    if len(repeats) != len(scenes) or any(int(r) != r or r < 1 for r in repeats):
+        raise RelightError(f"repeats must be one whole number >= 1 per scene, got {len(repeats)} for {len(scenes)}")
+    rng = np.random.default_rng([seed, epoch, 1])
+    n_set = len(SETTINGS)
+    owner = np.repeat(np.arange(len(scenes)), np.asarray(repeats, dtype=np.int64))  # one slot per repeat
+    cumulative = np.concatenate([[0], np.cumsum(repeats)])
+    pairs = []
+    for flat in rng.permutation(len(owner) * n_set):
+        slot, s = divmod(int(flat), n_set)
+        a = int(owner[slot])
+        t = int(rng.integers(n_set - 1))
+        t += t >= s
+        if same_scene_guides:
+            b = a
+        else:  # a slot of another scene: uniform over the slots outside a's own run
+            k = int(rng.integers(len(owner) - repeats[a]))
+            k += repeats[a] if k >= cumulative[a] else 0
+            b = int(owner[k])
         pairs.append(AnyToAnyPair(scenes[a], SETTINGS[s], scenes[b], SETTINGS[t]))
     return pairs
 

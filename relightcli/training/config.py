@@ -33,6 +33,7 @@ RUN_DEFINING = (
     "light_code_noise",
     "batch_scales",
     "ema",
+    "data_weights",
 )
 """Fields a resumed run takes from its saved state (changing them mid-run would make a different run)."""
 
@@ -41,7 +42,8 @@ RUN_DEFINING = (
 class TrainConfig:
     """Everything ``relight train`` needs; see the README for the meaning of each option."""
 
-    data: Path
+    data: Path | tuple[Path, ...]
+    """A flat folder or a root with train/ (+ val/); several flat folders (or roots) are pooled."""
     model: str = "s3net"
     model_args: dict[str, Any] = field(default_factory=dict)
     out: Path | None = None
@@ -78,6 +80,13 @@ class TrainConfig:
     samples: int = 4
     device: str = "auto"
     cache_dir: Path | None = None
+    data_weights: tuple[int, ...] = ()
+    """With several ``data`` folders: how many times each folder's scenes count per epoch (default 1 each)."""
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """``data`` as a tuple of folders (one for a single folder)."""
+        return tuple(Path(p) for p in self.data) if isinstance(self.data, (tuple, list)) else (Path(self.data),)
 
     @property
     def run_dir(self) -> Path:
@@ -87,7 +96,9 @@ class TrainConfig:
         """Plain JSON-able values (paths as strings, tuples as lists)."""
         out = {}
         for k, v in asdict(self).items():
-            out[k] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+            if isinstance(v, tuple):
+                v = [str(p) if isinstance(p, Path) else p for p in v]
+            out[k] = str(v) if isinstance(v, Path) else v
         return out
 
     @classmethod
@@ -97,9 +108,11 @@ class TrainConfig:
             if f.name not in data:
                 continue
             v = data[f.name]
-            if f.name in ("data", "out", "cache_dir") and v is not None:
+            if f.name == "data" and isinstance(v, list):
+                v = tuple(Path(p) for p in v)
+            elif f.name in ("data", "out", "cache_dir") and v is not None:
                 v = Path(v)
-            elif f.name in ("lr_milestones", "betas", "batch_scales") and v is not None:
+            elif f.name in ("lr_milestones", "betas", "batch_scales", "data_weights") and v is not None:
                 v = tuple(v)
             kwargs[f.name] = v
         return cls(**kwargs)

@@ -41,7 +41,7 @@ from ..checkpoint import (
     save_checkpoint,
     stored_model_args,
 )
-from ..data import AnyToAnyDataset, PairDataset, scan_flat, scan_pairs, split_scenes
+from ..data import AnyToAnyDataset, PairDataset, pool_folders, scan_flat, scan_pairs, split_scenes
 from ..errors import RelightError
 from ..hardware import cpu_capabilities
 from ..inference.engine import cpu_bf16_note, cpu_has_native_bf16, forward_padded, resolve_device
@@ -115,9 +115,12 @@ def collate_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_datasets(cfg: TrainConfig) -> tuple[AnyToAnyDataset, Dataset | None, str]:
-    """Training pairs and validation items for ``cfg.data`` (a flat folder, or a root with train/ and val/)."""
-    root = Path(cfg.data)
+    """Training pairs and validation items for ``cfg.data`` (a flat folder, or a root with train/ and val/; or
+    several, pooled)."""
     common = dict(size=cfg.size, cache_dir=cfg.cache_dir)
+    if len(cfg.folders) > 1 or cfg.data_weights:
+        return _pooled_datasets(cfg, common)
+    root = cfg.folders[0]
     if (root / "train").is_dir():
         index = scan_flat(root / "train")
         if (root / "val").is_dir():
@@ -143,6 +146,38 @@ def build_datasets(cfg: TrainConfig) -> tuple[AnyToAnyDataset, Dataset | None, s
         else None
     )
     desc = f"{len(train_scenes)} training scenes, {len(val_scenes)} held-out validation scenes"
+    return train, _limit(val, cfg.val_max), desc
+
+
+def _pooled_datasets(cfg: TrainConfig, common: dict[str, Any]) -> tuple[AnyToAnyDataset, Dataset | None, str]:
+    """Several folders as one: scenes split into training and validation within each folder (a root's val/ pair
+    folder is not used), training inputs weighted by ``cfg.data_weights``, validation scenes unweighted."""
+    flats = [root / "train" if (root / "train").is_dir() else root for root in cfg.folders]
+    index = pool_folders([scan_flat(f) for f in flats], cfg.data_weights)
+    train_scenes, val_scenes = [], []
+    for k in range(len(flats)):
+        tr, va = split_scenes(index.folder_scenes(k), cfg.val_split, seed=cfg.seed)
+        train_scenes += tr
+        val_scenes += va
+    repeats = [index.weight(s) for s in train_scenes]
+    train = AnyToAnyDataset(
+        index,
+        train_scenes,
+        seed=cfg.seed,
+        same_scene_guides=cfg.same_scene_guides,
+        hflip=cfg.hflip,
+        repeats=repeats,
+        **common,
+    )
+    val = (
+        AnyToAnyDataset(index, val_scenes, seed=cfg.seed + 1, same_scene_guides=len(val_scenes) < 2, **common)
+        if val_scenes
+        else None
+    )
+    counts = ", ".join(
+        f"{f} x{w}: {len(index.folder_scenes(k))}" for k, (f, w) in enumerate(zip(flats, index.weights, strict=True))
+    )
+    desc = f"{len(train_scenes)} training scenes, {len(val_scenes)} held-out validation scenes (scenes: {counts})"
     return train, _limit(val, cfg.val_max), desc
 
 
@@ -326,7 +361,9 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
     train_ds, val_ds, desc = build_datasets(cfg)
     per_step = cfg.batch_size * dist_info.world_size
     if len(train_ds) < per_step:
-        raise RelightError(f"{cfg.data}: {len(train_ds)} training pairs, fewer than one batch of {per_step}")
+        raise RelightError(
+            f"{', '.join(map(str, cfg.folders))}: {len(train_ds)} training pairs, fewer than one batch of {per_step}"
+        )
 
     _seed_everything(cfg.seed)
     init = {"pretrained_backbone": True} if cfg.pretrained_backbone and state is None else {}
