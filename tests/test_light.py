@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 import relightcli
-from relightcli.checkpoint import save_checkpoint
+from relightcli.checkpoint import load_model, save_checkpoint
 from relightcli.cli import app
 from relightcli.data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES
 from relightcli.errors import RelightError
@@ -142,6 +142,28 @@ def test_training_resumes_and_records_every_option(scenes: Path, tmp_path: Path)
     est = LightEstimator(tmp_path / "run" / "best.safetensors", device="cpu")
     assert est.model.input_size == 32 and list(est.model.relight_args["widths"]) == [8, 8, 16, 16, 16]
     assert est.model.relight_args["dropout"] == 0.2  # defaults recorded too
+
+
+def test_fine_tuning_starts_from_the_given_estimator_and_refuses_another_shape(
+    scenes: Path, tmp_path: Path, random_weights: Path
+) -> None:
+    cfg = LightTrainConfig(
+        data=[scenes], out=tmp_path / "ft", epochs=1, batch_size=20, cache_size=48, val_split=0.2, lr=0.0,
+        model_args={"input_size": 32}, init=str(random_weights), warmup_epochs=0.0,
+    )  # fmt: skip
+    train_light(cfg, on_message=lambda m: None)
+    start = load_model(random_weights).state_dict()
+    tuned = load_model(tmp_path / "ft" / "last.safetensors").state_dict()
+    weights = [k for k in start if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(start[k], tuned[k]) for k in weights)  # lr 0: the weights are the init's
+    with pytest.raises(RelightError, match="--model-args"):
+        train_light(
+            LightTrainConfig(**{**cfg.__dict__, "out": tmp_path / "ft2", "model_args": {"input_size": 48}}),
+            on_message=lambda m: None,
+        )
+    result = runner.invoke(app, ["train", "--model", "light_net", "--data", str(scenes), "--init",
+                                 str(tmp_path / "missing.safetensors"), "-o", str(tmp_path / "ft3")])  # fmt: skip
+    assert result.exit_code != 0 and "missing.safetensors" in result.output and "Traceback" not in result.output
 
 
 def test_an_epoch_draws_every_folder_equally() -> None:

@@ -18,7 +18,7 @@ def test_shipped_estimator_is_small_and_records_its_recipe() -> None:
     path = default_light_weights()
     assert path.stat().st_size < 20 * 2**20
     _, meta = read_checkpoint(path)
-    assert meta["model"] == "light_net" and json.loads(meta["recipe"])["data"] == ["pt256", "np256"]
+    assert meta["model"] == "light_net" and json.loads(meta["recipe"])["data"] == ["pt256", "np256", "vl256"]
 
 
 def test_shipped_estimator_reads_the_bundled_presets(tmp_path) -> None:

@@ -215,7 +215,7 @@ def train(
             raise RelightError("--data-weights is for relighters; a light estimator weighs its folders alike")
         light = (_given(epochs, 12), _given(batch_size, 64), _given(lr, 1e-3))
         _train_light(
-            data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, epoch_size, device
+            data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, epoch_size, init, device
         )
         return
     epochs, batch_size, lr = _given(epochs, 100), _given(batch_size, 3), _given(lr, 1e-4)
@@ -291,6 +291,7 @@ def _train_light(
     resume: bool,
     max_steps: int | None,
     epoch_size: int | None,
+    init: str | None,
     device: str,
 ) -> None:
     """``relight train --model light_net``: the light estimator's classification training (`relightcli.light`)."""
@@ -310,6 +311,7 @@ def _train_light(
         resume=resume,
         max_steps=max_steps,
         epoch_size=epoch_size,
+        init=init,
         device=device,
     )
     with counting_progress("training") as progress:

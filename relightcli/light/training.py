@@ -58,6 +58,8 @@ class LightTrainConfig:
     epoch_size: int | None = None
     """Images per epoch, drawn equally from every --data folder (with replacement from a smaller one), so each
     renderer weighs the same however many scenes it has; default: all training images once, as they are."""
+    init: str | None = None
+    """Start from these estimator weights (a file or hf://) instead of random ones: fine-tuning on new data."""
 
 
 @dataclass
@@ -205,7 +207,10 @@ def train_light(
         raise RelightError(f"{out}: holds a run already; --resume to continue it, or another --out")
     torch.manual_seed(cfg.seed)
     args = {**factory_defaults(cfg.model), **cfg.model_args}  # every option recorded: later defaults may change
-    model = create_model(cfg.model, **args).to(device)
+    model = create_model(cfg.model, **args)
+    if cfg.init is not None and not cfg.resume:
+        _init_from(model, cfg.init, cfg.model, args)
+    model = model.to(device)
     size = model.input_size
     start_time = time.perf_counter()
     train, val = load_folders(cfg)
@@ -227,6 +232,8 @@ def train_light(
     out.mkdir(parents=True, exist_ok=True)
     recipe = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "device", "threads")}
     recipe["data"] = [Path(p).name for p in cfg.data]
+    if cfg.init is not None:
+        recipe["init"] = Path(cfg.init).name
     recipe["model_args"] = args
     meta = {"recipe": json.dumps(recipe, sort_keys=True, default=str)}
     while epoch < cfg.epochs and (cfg.max_steps is None or step < cfg.max_steps):
@@ -277,6 +284,21 @@ def train_light(
             f"temperature {row['val_temperature']:.1%}  {row['images_per_s']:.0f} img/s"
         )
     return LightTrainResult(out, step, best, history)
+
+
+def _init_from(model: torch.nn.Module, init: str, name: str, args: dict) -> None:
+    """Copy an estimator checkpoint's weights into ``model``; one of another model or options is refused."""
+    from ..checkpoint import MODEL_KEY, load_state_dict_strict, read_checkpoint, resolve_weights, stored_model_args
+
+    state, meta = read_checkpoint(resolve_weights(init))
+    stored = meta.get(MODEL_KEY)
+    if stored is not None and stored != name:
+        raise RelightError(f"--init {init}: holds model {stored!r}, not the light estimator {name!r} being trained")
+    wanted = json.loads(json.dumps(args))  # tuples -> lists, as stored
+    stored_args = stored_model_args(meta, f"--init {init}")
+    if {**wanted, **stored_args} != wanted:
+        raise RelightError(f"--init {init}: built with --model-args {json.dumps(stored_args)}; pass the same")
+    load_state_dict_strict(model, state, f"--init {init}")
 
 
 def _write_history(path: Path, history: list[dict[str, float]]) -> None:
