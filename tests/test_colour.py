@@ -39,6 +39,28 @@ def test_a_light_colour_change_shifts_the_statistics_and_the_resolution_does_not
     assert torch.equal(colour.colour_code(x), torch.cat([base, lit], dim=1))
 
 
+def test_black_and_near_black_images_give_finite_statistics_and_gradients() -> None:
+    """x^16 of a black channel underflows fp32: a whole black frame (a VIDIT-look scene lit from behind) once gave
+    -inf statistics and NaN weights in training."""
+    rgb = torch.zeros(3, 3, 32, 32)
+    rgb[1, 2] = 0.003  # a dim blue channel
+    rgb[2] = torch.rand(3, 32, 32) * 0.01
+    rgb.requires_grad_(True)
+    stats = colour.colour_statistics(rgb)
+    stats.sum().backward()
+    assert torch.isfinite(stats).all() and torch.isfinite(rgb.grad).all()
+    x = rgb.detach().double().clamp(0, 1) + 1e-4  # the definition, in float64 where nothing underflows
+    for i, p in enumerate(colour.NORMS):
+        log_norm = x.pow(p).mean(dim=(2, 3)).log() / p
+        level = log_norm.mean(dim=1, keepdim=True)
+        torch.testing.assert_close(
+            stats[:, 4 * i : 4 * i + 4].double(), torch.cat([log_norm - level, level], 1), atol=1e-4, rtol=1e-4
+        )
+    model = tiny_model("s3net_lite_lightcolour").eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.zeros(1, 8, 64, 64))).all()
+
+
 def test_the_colour_model_starts_as_the_light_code_model_and_reads_the_statistics() -> None:
     coded = tiny_model("s3net_lite_lightcode")
     with torch.no_grad():

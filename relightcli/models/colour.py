@@ -28,13 +28,17 @@ _EPS = 1e-4
 def colour_statistics(rgb: torch.Tensor) -> torch.Tensor:
     """``(B, 3, H, W)`` in [0, 1] -> ``(B, PER_IMAGE)`` fp32: for each of `NORMS`, log chromaticity and log level.
 
-    Means over the pixels, so the numbers do not depend on the resolution.
+    Means over the pixels, so the numbers do not depend on the resolution. Each norm is taken of the channel
+    divided by its maximum, ``log ||x||_p = log max x + log ||x / max x||_p``: the same number, but ``x^16`` of a
+    black or near-black channel (a dark photo, a night scene's blue) no longer underflows fp32 to a log of zero.
     """
     with full_precision(rgb):
         x = rgb.float().clamp(0.0, 1.0) + _EPS
+        peak = x.amax(dim=(2, 3), keepdim=True)
+        x, log_peak = x / peak, peak.log()[:, :, 0, 0]
         out = []
         for p in NORMS:
-            log_norm = x.pow(p).mean(dim=(2, 3)).log() / p  # (B, 3)
+            log_norm = log_peak + x.pow(p).mean(dim=(2, 3)).log() / p  # (B, 3); the mean is >= 1 / pixels
             level = log_norm.mean(dim=1, keepdim=True)
             out += [log_norm - level, level]
         return torch.cat(out, dim=1)
