@@ -203,6 +203,22 @@ def stored_model_args(meta: dict[str, str], source: str) -> dict[str, Any]:
         raise RelightError(f"{source}: corrupt model_args metadata ({exc})") from exc
 
 
+def require_same_args(meta: dict[str, str], name: str, wanted: dict[str, Any], source: str) -> None:
+    """Refuse a checkpoint (``--init``) whose recorded constructor options differ from ``wanted``; both are
+    completed with the registry model ``name``'s defaults first, so an option left out equals its default."""
+    if MODEL_ARGS_KEY not in meta:
+        return
+    from .models._registry import factory_defaults
+
+    stored = stored_model_args(meta, source)
+    defaults = factory_defaults(name)
+    if json.loads(json.dumps({**defaults, **stored})) != json.loads(json.dumps({**defaults, **wanted})):
+        raise RelightError(
+            f"{source}: built with --model-args {json.dumps(stored, sort_keys=True)}, not the "
+            f"{json.dumps(wanted, sort_keys=True)} being trained; pass the same"
+        )
+
+
 def stored_inference(meta: dict[str, str], source: str) -> dict[str, bool]:
     """The inference defaults a checkpoint's metadata records (``{}`` when it records none)."""
     try:

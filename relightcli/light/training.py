@@ -288,16 +288,13 @@ def train_light(
 
 def _init_from(model: torch.nn.Module, init: str, name: str, args: dict) -> None:
     """Copy an estimator checkpoint's weights into ``model``; one of another model or options is refused."""
-    from ..checkpoint import MODEL_KEY, load_state_dict_strict, read_checkpoint, resolve_weights, stored_model_args
+    from ..checkpoint import MODEL_KEY, load_state_dict_strict, read_checkpoint, require_same_args, resolve_weights
 
     state, meta = read_checkpoint(resolve_weights(init))
     stored = meta.get(MODEL_KEY)
     if stored is not None and stored != name:
         raise RelightError(f"--init {init}: holds model {stored!r}, not the light estimator {name!r} being trained")
-    wanted = json.loads(json.dumps(args))  # tuples -> lists, as stored
-    stored_args = stored_model_args(meta, f"--init {init}")
-    if {**wanted, **stored_args} != wanted:
-        raise RelightError(f"--init {init}: built with --model-args {json.dumps(stored_args)}; pass the same")
+    require_same_args(meta, name, args, f"--init {init}")
     load_state_dict_strict(model, state, f"--init {init}")
 
 

@@ -33,13 +33,12 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampl
 
 from ..atomic import atomic_write_bytes
 from ..checkpoint import (
-    MODEL_ARGS_KEY,
     MODEL_KEY,
     load_state_dict_strict,
     read_checkpoint,
+    require_same_args,
     resolve_weights,
     save_checkpoint,
-    stored_model_args,
 )
 from ..data import AnyToAnyDataset, PairDataset, pool_folders, scan_flat, scan_pairs, split_scenes
 from ..errors import RelightError
@@ -272,14 +271,7 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
             )
         # the same network with more input channels: start exactly where the checkpoint was
         state = widen_input(state, model.state_dict())
-    if MODEL_ARGS_KEY in meta:
-        stored_args = stored_model_args(meta, f"--init {cfg.init}")
-        wanted = json.loads(json.dumps(cfg.model_args))  # tuples -> lists, as stored
-        if stored_args != wanted:
-            raise RelightError(
-                f"--init {cfg.init}: built with --model-args {json.dumps(stored_args)}, not the "
-                f"{json.dumps(wanted)} being trained; pass the same --model-args"
-            )
+    require_same_args(meta, cfg.model, cfg.model_args, f"--init {cfg.init}")
     load_state_dict_strict(model, state, f"--init {cfg.init}")
 
 
