@@ -191,6 +191,34 @@ def test_a_vidit_look_scene_renders_dark_with_its_lamp_linear(tmp_path: Path) ->
     assert look.dark_share > 0.2 and look.mean_y < 0.3, look
 
 
+def test_a_lamp_that_lights_nothing_seen_from_a_direction_is_drawn_again(monkeypatch) -> None:
+    """A lamp inside a canopy or behind a wall leaves a direction's frame black; the scene keeps its content and
+    gets another lamp (three draws at most, then the scene fails and the writer draws another)."""
+    import relightcli.synth.cycles as cycles
+
+    calls: list[dict] = []
+
+    def passes(desc, size, settings, python, **_):
+        calls.append(desc)
+        sun = np.full((8, size, size, 3), 0.3, np.float32)
+        if len(calls) < 3:  # the first two lamps light nothing from NE
+            sun[DIRECTIONS.index("NE")] = 0.0
+        return {"ambient": np.zeros((size, size, 3), np.float32), "sun": sun, "depth": np.full((size, size), 5.0)}
+
+    monkeypatch.setattr(cycles, "render_passes", passes)
+    vidit = CyclesSettings(samples=4, look="vidit")
+    rendered, info = cycles.render_scene_cycles(np.random.default_rng([5, 0, 1]), 8, vidit, "python")
+    assert len(calls) == 3 and calls[0]["lamp"] != calls[1]["lamp"] != calls[2]["lamp"]
+    assert calls[0]["parts"] == calls[2]["parts"] and info["scene"]["lamp"] == calls[2]["lamp"]
+    assert not cycles.dark_directions(rendered.images)
+    assert calls[0] == random_vidit_scene(np.random.default_rng([5, 0, 1]))  # the first draw is unchanged
+
+    calls.clear()
+    monkeypatch.setattr(cycles, "LAMP_REDRAWS", 1)
+    with pytest.raises(RelightError, match="lit nothing the camera sees from NE in 2 draws"):
+        cycles.render_scene_cycles(np.random.default_rng([5, 0, 1]), 8, vidit, "python")
+
+
 def test_look_is_checked_and_needs_cycles(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["synth", str(tmp_path / "x"), "--look", "noir"])
     assert bad.exit_code == 1 and "--look noir" in bad.stderr

@@ -281,6 +281,36 @@ def test_reading_sharpness_makes_read_codes_surer_and_export_records_it(tmp_path
         assert not (tmp_path / "bad.safetensors").exists()
 
 
+def test_gate_sharpness_commits_the_same_direction_mix_and_leaves_told_codes_alone() -> None:
+    agree = torch.tensor([[0.6, 0.3] + [0.1 / 6] * 6 + [0.2] * 5])  # reads N, unsure
+    other = torch.tensor([[0.3, 0.6] + [0.1 / 6] * 6 + [0.2] * 5])  # reads NE, unsure
+    soft = lightcode.same_direction(agree, agree).item()
+    sharp = lightcode.same_direction(agree, agree, 4.0).item()
+    assert 0.4 < soft < 0.5 and sharp > 0.85  # two readings of N: nearer the colour-only path
+    assert lightcode.same_direction(agree, other, 4.0).item() < lightcode.same_direction(agree, other).item() < 0.5
+    exact = lightcode.settings_code(["4500_N", "2500_E"])
+    for power in (1.0, 4.0):
+        assert lightcode.same_direction(exact[:1], exact[:1], power).item() == 1.0
+        assert lightcode.same_direction(exact[:1], exact[1:], power).item() == 0.0
+    torch.testing.assert_close(
+        lightcode.sharpen(agree[:, :8], 3.0), torch.softmax(3.0 * agree[:, :8].log(), dim=1)
+    )  # a softmax of the logits times the power
+
+    model = tiny_model(NAME)
+    x, src, guide = torch.rand(1, 8, 64, 64), agree, agree
+    with torch.inference_mode():
+        before = model(x, src, guide)
+        model.gate_sharpness = 4.0
+        after = model(x, src, guide)
+        told = model(x, exact[:1], exact[:1])
+        model.gate_sharpness = 1.0
+        told_before = model(x, exact[:1], exact[:1])
+    assert not torch.equal(before, after)
+    torch.testing.assert_close(told, told_before)
+    with pytest.raises(relightcli.RelightError, match="gate_sharpness must be a positive number"):
+        relightcli.create_model(NAME, **TINY_ARGS[NAME], gate_sharpness=0.0)
+
+
 def test_a_bad_light_reader_file_is_one_clear_error(tmp_path: Path) -> None:
     for name, data in (
         ("missing.safetensors", None),

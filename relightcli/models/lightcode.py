@@ -51,6 +51,16 @@ def mirror_code(code: torch.Tensor) -> torch.Tensor:
     return code[:, MIRROR_INDEX]
 
 
-def same_direction(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` probability that the two codes' lights come from the same direction (independent readings)."""
-    return (source[:, :N_DIRECTIONS] * target[:, :N_DIRECTIONS]).sum(dim=1)
+def sharpen(probabilities: torch.Tensor, power: float) -> torch.Tensor:
+    """``(B, K)`` probabilities raised to ``power`` and renormalised: ``softmax(power x logits)`` (temperature
+    scaling, Guo et al., ICML 2017); one-hot rows stay as they are."""
+    if power == 1.0:
+        return probabilities
+    sharp = probabilities.clamp_min(0).pow(power)
+    return sharp / sharp.sum(dim=1, keepdim=True).clamp_min(torch.finfo(sharp.dtype).tiny)
+
+
+def same_direction(source: torch.Tensor, target: torch.Tensor, sharpness: float = 1.0) -> torch.Tensor:
+    """``(B,)`` probability that the two codes' lights come from the same direction (independent readings), from
+    their direction probabilities sharpened by ``sharpness`` (`sharpen`)."""
+    return (sharpen(source[:, :N_DIRECTIONS], sharpness) * sharpen(target[:, :N_DIRECTIONS], sharpness)).sum(dim=1)

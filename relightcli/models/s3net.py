@@ -143,6 +143,11 @@ class S3Net(nn.Module):
         reading_sharpness: Multiplies the light reader's logits before the softmax (the inverse of a softmax
             temperature, as in temperature scaling, Guo et al., ICML 2017): above 1, read codes come nearer the
             one-hot codes of known settings. Fitted on validation pairs (`benchmarks/reading_sharpness.py`).
+        gate_sharpness: The same, for the mix of the same-direction path alone: the probability that the
+            direction is unchanged is computed from both codes' direction probabilities raised to this power and
+            renormalised (a softmax of the logits times it), while the FiLM and the table see the codes as read.
+            Above 1, two readings that agree on a direction commit to the colour-only path, and two that disagree
+            to the per-pixel one. Known settings (one-hot codes) are unaffected.
     """
 
     size_multiple = 32
@@ -158,6 +163,7 @@ class S3Net(nn.Module):
         colour_code: bool = False,
         told_light: bool = False,
         reading_sharpness: float = 1.0,
+        gate_sharpness: float = 1.0,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -168,6 +174,7 @@ class S3Net(nn.Module):
             raise RelightError("told_light needs the ratio head (its same-direction path is a gain on the source)")
         self.head = head
         self.reading_sharpness = float(reading_sharpness)
+        self.gate_sharpness = float(gate_sharpness)
         self.physical = physical
         in_chans = IN_CHANNELS + (shading.CHANNELS if physical else 0)
         self.encoder = _create_encoder(encoder, pretrained_backbone, encoder_args or {}, in_chans)
@@ -300,7 +307,8 @@ class S3Net(nn.Module):
         table = torch.tanh(table)[:, :, None, None].to(gain.dtype)
         relit = src * torch.exp(2.0 * torch.tanh(gain) + table) + 0.5 * torch.tanh(offset)
         recoloured = src * torch.exp(2.0 * torch.tanh(wide_gain) + table)
-        same = lightcode.same_direction(source_light, target_light)[:, None, None, None].to(relit.dtype)
+        same = lightcode.same_direction(source_light, target_light, self.gate_sharpness)
+        same = same[:, None, None, None].to(relit.dtype)
         return same * recoloured + (1.0 - same) * relit
 
 
@@ -417,15 +425,17 @@ def s3net_lite_lightaware(
     encoder_args: dict[str, Any] | None = None,
     light_weights: str | None = "default",
     reading_sharpness: float = 1.0,
+    gate_sharpness: float = 1.0,
 ) -> S3Net:
     """s3net_lite_lightcolour told the source's and target's light (read, or exact with --light): FiLM codes and
     a colour-only path where the direction stays.
 
     ``light_weights``: the light reader's starting weights, ``"default"`` for the shipped light estimator (a
-    checkpoint of this model carries its own), ``None`` for none (random, as in tests). ``reading_sharpness``:
-    see `S3Net`."""
-    if not (math.isfinite(reading_sharpness) and reading_sharpness > 0):
-        raise RelightError(f"reading_sharpness must be a positive number, got {reading_sharpness}")
+    checkpoint of this model carries its own), ``None`` for none (random, as in tests). ``reading_sharpness``,
+    ``gate_sharpness``: see `S3Net`."""
+    for name, value in (("reading_sharpness", reading_sharpness), ("gate_sharpness", gate_sharpness)):
+        if not (math.isfinite(value) and value > 0):
+            raise RelightError(f"{name} must be a positive number, got {value}")
     model = _lite(
         encoder,
         pretrained_backbone,
@@ -435,6 +445,7 @@ def s3net_lite_lightaware(
         colour_code=True,
         told_light=True,
         reading_sharpness=reading_sharpness,
+        gate_sharpness=gate_sharpness,
     )
     assert model.light_reader is not None
     if light_weights is not None and next(model.parameters()).device.type != "meta":

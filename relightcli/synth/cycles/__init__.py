@@ -30,7 +30,7 @@ from ...io import metric_to_depth
 from ..blackbody import blackbody_rgb
 from ..render import LIGHT_ELEVATION, RenderedScene, to_srgb8
 from .scene import random_scene
-from .vidit_look import random_vidit_scene
+from .vidit_look import random_vidit_scene, redraw_lamp
 
 WORKER = Path(__file__).with_name("worker.py")
 AZIMUTHS = {d: a for d, a in zip(DIRECTIONS, (0, 45, 90, 135, 180, 225, 270, 315), strict=True)}
@@ -162,6 +162,18 @@ def compose_scene(desc: dict[str, Any], passes: dict[str, Any]) -> dict[Setting,
     )
 
 
+LAMP_REDRAWS = 3
+DARK_LEVEL = 0.1
+"""A direction is dark when its neutral image's 99th percentile (brightest channel, sRGB) is below this: the light
+reaches under 1% of the frame. VIDIT has back-lit, mostly dark settings but none that show nothing."""
+
+
+def dark_directions(images: dict[Setting, np.ndarray], level: float = DARK_LEVEL) -> list[str]:
+    """The directions whose 6500 K image (8-bit sRGB) is dark (`DARK_LEVEL`): a lamp that, from there, lights
+    nothing the camera sees (inside a canopy, behind a wall). `render_scene_cycles` draws another lamp."""
+    return [d for d in DIRECTIONS if np.percentile(images[Setting(6500, d)].max(axis=2), 99) < level * 255]
+
+
 def normalised_depth(depth: np.ndarray) -> np.ndarray:
     """View-axis distance -> ``normalized_depth`` by the rule estimated depth follows (`relightcli.io.depthmaps`):
     the far plane at 20x the nearest point (the 80 m ground's far edge and the sky), then min-max to [0, 1]."""
@@ -172,11 +184,18 @@ def render_scene_cycles(
     rng: np.random.Generator, size: int, settings: CyclesSettings, python: str
 ) -> tuple[RenderedScene, dict[str, Any]]:
     """Draw a scene description of ``settings.look``'s family from ``rng``, path-trace it and compose its 40
-    settings."""
+    settings; a lamp that leaves a direction dark (`dark_directions`) is drawn again (`redraw_lamp`)."""
     if settings.look not in LOOKS:
         raise RelightError(f"--look {settings.look}: one of {', '.join(LOOKS)}")
     desc = random_vidit_scene(rng) if settings.look == "vidit" else random_scene(rng)
-    passes = render_passes(desc, size, settings, python)
-    images = compose_scene(desc, passes)
+    for redraws in range(LAMP_REDRAWS + 1):
+        passes = render_passes(desc, size, settings, python)
+        images = compose_scene(desc, passes)
+        dark = dark_directions(images)
+        if not dark or "lamp" not in desc:
+            break
+        if redraws == LAMP_REDRAWS:
+            raise RelightError(f"the lamp lit nothing the camera sees from {', '.join(dark)} in {redraws + 1} draws")
+        desc = redraw_lamp(rng, desc, redraws + 1)
     centre = float(np.linalg.norm(np.array(desc["camera"]["location"])))
     return RenderedScene(images, normalised_depth(passes["depth"]), centre), {"scene": desc, **passes}

@@ -221,7 +221,7 @@ def random_vidit_scene(rng: np.random.Generator) -> dict[str, Any]:
         "yaw": float(rng.uniform(-10.0, 10.0)),
         "lens": float(rng.uniform(22.0, 40.0)),
     }
-    focus = min(height / math.tan(math.radians(pitch)), 14.0)
+    focus = _focus(camera)
     out = _Parts()
     ground = {
         "terrain": float(rng.uniform(0.05, 0.3)) if rng.random() < 0.6 else 0.0,
@@ -248,7 +248,7 @@ def random_vidit_scene(rng: np.random.Generator) -> dict[str, Any]:
         random_object(rng, camera, (0.15, 0.5), 1.0, max(1.5, focus * 0.5), focus * 1.4 + 1.0)
         for _ in range(int(rng.integers(0, 5)))
     ]
-    centre = _in_view(rng, camera, focus * 0.9, focus * 1.2, 0.1)
+    centre = _lamp_centre(rng, camera)
     return {
         "look": "vidit",
         "ground": ground,
@@ -258,12 +258,34 @@ def random_vidit_scene(rng: np.random.Generator) -> dict[str, Any]:
         "materials": out.materials,
         "world": {"colour": [0.09, 0.095, 0.11], "strength": float(10 ** rng.uniform(-3.5, -2.0))},
         "sun": {"angle": 0.0, "strength": float(rng.uniform(2.0, 5.0))},
-        "lamp": {
-            "centre": centre,
-            "distance": float(rng.uniform(5.0, 14.0)),
-            "height": float(rng.uniform(3.0, 7.0)),
-            "radius": float(rng.uniform(0.1, 0.6)),
-        },
+        "lamp": _lamp(rng, centre),
         "camera": camera,
         "exposure": EXPOSURE_TARGET,
     }
+
+
+def _focus(camera: dict[str, Any]) -> float:
+    """How far ahead the camera's view axis meets the ground (capped at 14 m): where the scene's content centres."""
+    return min(camera["location"][2] / math.tan(math.radians(camera["pitch"])), 14.0)
+
+
+def _lamp_centre(rng: np.random.Generator, camera: dict[str, Any]) -> list[float]:
+    focus = _focus(camera)
+    return _in_view(rng, camera, focus * 0.9, focus * 1.2, 0.1)
+
+
+def _lamp(rng: np.random.Generator, centre: list[float], raise_by: float = 0.0) -> dict[str, Any]:
+    """The lamp's circle: its 8 positions are ``distance`` from ``centre`` at ``height``."""
+    return {
+        "centre": centre,
+        "distance": float(rng.uniform(5.0, 14.0)),
+        "height": float(rng.uniform(3.0, 7.0)) + raise_by,
+        "radius": float(rng.uniform(0.1, 0.6)),
+    }
+
+
+def redraw_lamp(rng: np.random.Generator, desc: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
+    """The scene with another lamp circle drawn from ``rng`` (for a lamp that, from some direction, lights nothing
+    the camera sees: inside a canopy, or behind a wall or dense content that the camera sees only the unlit side
+    of). Each ``attempt`` draws it 3 m higher, so that it reaches over what blocked it."""
+    return {**desc, "lamp": _lamp(rng, _lamp_centre(rng, desc["camera"]), raise_by=3.0 * attempt)}
