@@ -31,7 +31,7 @@ from relightcli.inference.engine import Relighter
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path)
-    ap.add_argument("--weights", default="weights/relight-lightaware.safetensors")
+    ap.add_argument("--weights", default="weights/relight-default.safetensors")
     ap.add_argument("--values", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0, 4.0])
     ap.add_argument("--gate", action="store_true", help="sweep gate_sharpness instead of reading_sharpness")
     ap.add_argument("--json", type=Path, default=None)

@@ -234,8 +234,13 @@ def test_eval_tells_the_recorded_settings_only_to_a_model_told_the_lights(tmp_pa
     plain = Relighter(tiny_model("s3net_lite_lightcolour"), device="cpu", precision="fp32")
     with pytest.raises(relightcli.RelightError, match="not told the lights"):
         evaluate(plain, data / "val", tmp_path / "plain", tell_lights=True)
-    result = runner.invoke(app, ["eval", "--data", str(data / "val"), "--tell-lights", "-o", str(tmp_path / "cli")])
-    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    ckpt = relightcli.save_checkpoint(tiny_model("s3net_lite_lightcolour"), tmp_path / "plain.safetensors")
+    args = ["eval", "--data", str(data / "val"), "--tell-lights", "--no-flip-ensemble"]
+    result = runner.invoke(app, [*args, "--weights", str(ckpt), "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 1 and "not told the lights" in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    shipped = runner.invoke(app, [*args, "-o", str(tmp_path / "default")])  # the shipped default is told them
+    assert shipped.exit_code == 0, shipped.output
 
 
 def test_softened_codes_stay_distributions_and_keep_exact_ones_possible() -> None:
