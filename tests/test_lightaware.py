@@ -153,6 +153,51 @@ def test_the_relighter_tells_a_known_setting_and_mirrors_it_for_the_flip_pass(fl
     )
 
 
+def test_the_engine_reads_the_lights_once_on_the_whole_image_and_tells_every_tile() -> None:
+    model = _scrambled()
+    relighter = Relighter(model, device="cpu", precision="fp32", flip_ensemble=False)
+    rng = np.random.default_rng(1)
+    src, guide = rng.random((96, 96, 3), dtype=np.float32), rng.random((96, 96, 3), dtype=np.float32)
+    depth = rng.random((96, 96), dtype=np.float32)
+    x = torch.from_numpy(np.concatenate([src, guide, depth[..., None], depth[..., None]], axis=2)).permute(2, 0, 1)
+    with torch.inference_mode():
+        whole_src, whole_guide = model.read_lights(x[None])
+        tile_src, _ = model.read_lights(x[None, :, :64, :64])
+    read = relighter.read_lights(x[None])  # the model's own reader, kept apart from the optimised model
+    torch.testing.assert_close(read["source_light"], whole_src, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(read["target_light"], whole_guide, atol=1e-5, rtol=1e-5)
+    assert (whole_src - tile_src).abs().max() > 1e-3  # a tile alone reads another light
+    target = _codes("3500_NW")
+    half = relighter.complete_lights(x[None], {"target_light": target})
+    assert half["target_light"] is target
+    torch.testing.assert_close(half["source_light"], whole_src, atol=1e-5, rtol=1e-5)
+    tiled = Relighter(model, device="cpu", precision="fp32", flip_ensemble=False, tile=64, tile_overlap=16)
+    tiled.relight(src, depth, guide, depth)
+    torch.testing.assert_close(tiled.last_lights["source_light"], whole_src, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(tiled.last_lights["target_light"], whole_guide, atol=1e-5, rtol=1e-5)
+    same = relighter.same_direction({"source_light": _codes("2500_E"), "target_light": _codes("6500_E", "6500_W")})
+    torch.testing.assert_close(same, torch.tensor([1.0, 0.0]))
+    plain = Relighter(tiny_model("s3net_lite_lightcolour"), device="cpu", precision="fp32")
+    assert plain.complete_lights(x[None]) is None
+    with pytest.raises(relightcli.RelightError, match="does not read the lights"):
+        plain.read_lights(x[None])
+
+
+def test_show_light_prints_what_a_light_aware_model_was_told_and_read(scene: dict[str, Path], tmp_path: Path) -> None:
+    ckpt = relightcli.save_checkpoint(_scrambled(), tmp_path / "aware.safetensors")
+    common = ["apply", str(scene["src"]), str(scene["src_depth"]), "--weights", str(ckpt), "--show-light"]
+    told = runner.invoke(
+        app, [*common, "--light", "3500K/NW", "--source-light", "4500K/NW", "-o", str(tmp_path / "a.png")]
+    )
+    assert told.exit_code == 0, told.output
+    assert "source light: 4500 K" in told.output and "(given, exact)" in told.output
+    assert "same direction: 100%" in told.output
+    guide = [str(scene["guide"]), str(scene["guide_depth"])]
+    read = runner.invoke(app, [*common[:3], *guide, *common[3:], "-o", str(tmp_path / "b.png")])
+    assert read.exit_code == 0, read.output
+    assert read.output.count("read by the model") == 2 and "same direction: " in read.output
+
+
 def test_apply_tells_the_preset_setting(scene: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
     inputs = parse_apply_paths([scene["src"], scene["src_depth"]], "3500K/nw")
     assert inputs.setting == Setting(3500, "NW")
@@ -230,6 +275,11 @@ def test_eval_tells_the_recorded_settings_only_to_a_model_told_the_lights(tmp_pa
     read = evaluate(told, data / "val", tmp_path / "read").summary
     exact = evaluate(told, data / "val", tmp_path / "told", tell_lights=True).summary
     assert exact["told_lights"] and not read["told_lights"] and exact["pairs"] == read["pairs"] == 2
+    header, *rows = (tmp_path / "told" / "metrics.csv").read_text().splitlines()
+    assert header.endswith(",source_light,guide_light,same_direction") and len(rows) == 2 * 3
+    exact_rows = [r for r in rows if ",model," in r]
+    assert all(r.endswith(",1.00") or r.endswith(",0.00") for r in exact_rows), exact_rows  # exact codes
+    assert (tmp_path / "read" / "index.html").read_text().count("; same direction ") == 2
     assert exact["methods"]["model"]["psnr"] != read["methods"]["model"]["psnr"]  # the codes reach the model
     plain = Relighter(tiny_model("s3net_lite_lightcolour"), device="cpu", precision="fp32")
     with pytest.raises(relightcli.RelightError, match="not told the lights"):

@@ -88,7 +88,12 @@ def apply(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
     show_light: Annotated[
         bool,
-        typer.Option("--show-light", help="Print the light read from the source and the guide (relight light)."),
+        typer.Option(
+            "--show-light",
+            help="Print the lights of the source and the guide: for a light-aware model, those it was told or read "
+            "and how much it kept the shadows (same direction); for others (or with --light-weights), the light "
+            "estimator's reading (relight light).",
+        ),
     ] = False,
     light_weights: LightWeightsOpt = None,
     source_light: Annotated[
@@ -160,7 +165,9 @@ def apply(
             target_setting=inputs.setting,
             **told,
         )
-    if show_light:
+    if show_light and relighter.last_lights is not None and light_weights is None:  # what the model used
+        _show_told_lights(relighter, exact_source=source_light is not None, exact_guide=light is not None)
+    elif show_light:
         _show_light(inputs.src, inputs.guide, light, light_weights, device)
     estimated = " (depth estimated)" if estimator is not None else ""
     flip = ", flip ensemble" if relighter.flip_ensemble else ""
@@ -181,6 +188,25 @@ def _show_light(src: Path, guide: Path, preset: str | None, weights: str | None,
         console.print(f"guide light: {escape(Setting.parse(preset).describe())} (the preset, exact)", highlight=False)
     else:
         console.print(f"guide light: {escape(estimator(read_image(guide).rgb).describe())}", highlight=False)
+
+
+def _show_told_lights(relighter: Any, exact_source: bool, exact_guide: bool) -> None:
+    """For a light-aware model: the lights it was told or read itself, and how much of its colour-only path
+    (shadows kept where they are) it mixed in."""
+    import torch
+
+    from ..light.estimator import estimates_from_codes
+
+    lights = relighter.last_lights
+    src, guide = estimates_from_codes(torch.cat([lights["source_light"], lights["target_light"]]))
+    for name, e, exact in (("source", src, exact_source), ("guide", guide, exact_guide)):
+        how = f"{e.setting.describe()} (given, exact)" if exact else f"{e.describe()}, read by the model"
+        console.print(f"{name} light: {escape(how)}", highlight=False)
+    same = float(relighter.same_direction(lights)[0])
+    console.print(
+        f"same direction: {same:.0%} (the weight of the colour-only path, which keeps shadows where they are)",
+        highlight=False,
+    )
 
 
 def _apply_batch(

@@ -83,9 +83,11 @@ def write_report(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]])
         )
         change = f" ({html.escape(row['change'])} changed)" if row.get("change") else ""
         if row.get("source_light"):
-            change += (
-                f"; light read: source {html.escape(row['source_light'])}, guide {html.escape(row['guide_light'])}"
-            )
+            how = "told" if summary.get("told_lights") else "read"
+            src_light, guide_light = html.escape(row["source_light"]), html.escape(row["guide_light"])
+            change += f"; light {how}: source {src_light}, guide {guide_light}"
+        if row.get("same_direction"):
+            change += f"; same direction {html.escape(row['same_direction'])}"
         parts.append(f"<div class='pair'><b>{name}</b>{change}<br>{imgs}<br>{caps}<br><small>{nums}</small></div>")
     path = out / "index.html"
     atomic_write_bytes(path, "\n".join(parts).encode())

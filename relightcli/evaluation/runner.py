@@ -20,6 +20,7 @@ from ..data import AnyToAnyDataset, PairDataset, Setting, scan_flat, scan_pairs
 from ..data.vidit import LIGHT_CHANGES, light_change
 from ..errors import RelightError
 from ..inference.engine import Relighter
+from ..light.estimator import estimates_from_codes
 from ..metrics import LPIPS, mps, psnr, ssim
 from ..models.lightcode import settings_code
 from .baselines import BASELINES
@@ -75,6 +76,12 @@ def _only(ds: Dataset, change: str) -> Dataset:
     return Subset(ds, keep)
 
 
+LIGHT_COLUMNS = ("source_light", "guide_light", "same_direction")
+"""Per-pair columns of metrics.csv beside the metrics: the lights (setting, then the direction and temperature
+confidences) a light-aware model was told or read, and the weight of its colour-only path (`Relighter.same_direction`);
+for other models, the lights the light estimator reads."""
+
+
 @dataclass
 class EvalResult:
     summary: dict[str, Any]
@@ -121,6 +128,7 @@ def evaluate(
             }
         elif tell_lights:
             raise RelightError(f"{data}: --tell-lights needs the pairs' settings (pairs.csv or a flat VIDIT folder)")
+        told = relighter.complete_lights(x[None], told)  # a light-aware model: the codes it is told or reads
         outputs = {"model": relighter.run(x[None], told)[0]}
         for method, fn in BASELINES.items():
             outputs[method] = torch.from_numpy(np.ascontiguousarray(fn(src, guide).transpose(2, 0, 1)))
@@ -149,12 +157,14 @@ def evaluate(
         if "source_setting" in item and "target_setting" in item:
             change = light_change(Setting.parse(item["source_setting"]), Setting.parse(item["target_setting"]))
         lights = {}
-        if light_reader is not None:
+        if told is not None:
+            read = estimates_from_codes(torch.cat([told["source_light"], told["target_light"]]))
+            lights["same_direction"] = f"{float(relighter.same_direction(told)[0]):.2f}"
+        elif light_reader is not None:
             read = light_reader.many([src, guide])
-            lights = {
-                key: f"{e.setting.preset} ({e.direction_confidence:.2f}/{e.temperature_confidence:.2f})"
-                for key, e in zip(("source_light", "guide_light"), read, strict=True)
-            }
+        if told is not None or light_reader is not None:
+            for key, e in zip(("source_light", "guide_light"), read, strict=True):
+                lights[key] = f"{e.setting.preset} ({e.direction_confidence:.2f}/{e.temperature_confidence:.2f})"
         rows.append({"name": name, "change": change, "methods": values, **lights})
         if progress:
             progress(i + 1, len(ds))
@@ -177,7 +187,13 @@ def evaluate(
         "metrics": metrics,
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,
-        "light_reader": getattr(light_reader, "weights", None),
+        "light_reader": (
+            "the model's own (told the settings)"
+            if tell_lights
+            else "the model's own"
+            if relighter.told_light
+            else getattr(light_reader, "weights", None)
+        ),
         "told_lights": tell_lights,
         "model_wins": sum(r["methods"]["model"]["psnr"] > r["methods"]["identity"]["psnr"] for r in rows),
         "by_change": by_change,
@@ -189,7 +205,7 @@ def evaluate(
     }
     buf = io.StringIO()
     writer = csv.writer(buf)
-    light_columns = ["source_light", "guide_light"] if light_reader is not None else []
+    light_columns = [c for c in LIGHT_COLUMNS if any(c in r for r in rows)]
     writer.writerow(["pair", "change", "method", *metrics, *light_columns])
     for r in rows:
         for method, v in r["methods"].items():

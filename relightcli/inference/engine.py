@@ -25,7 +25,8 @@ from ..data.vidit import Setting
 from ..errors import RelightError, first_line
 from ..hardware import cpu_capabilities
 from ..models import ModelInfo
-from ..models.lightcode import mirror_code, settings_code
+from ..models.lightcode import mirror_code, same_direction, settings_code
+from ..models.s3net import read_codes
 from .cpualloc import retain_freed_memory
 from .fusion import fuse_conv_pointwise
 from .largeimage import run_tiled, tiles_needed, upsample_relighting, working_size
@@ -40,6 +41,18 @@ CHECK_ABOVE_PIXELS = 2**21
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 Lights = dict[str, torch.Tensor]
 """``source_light``/``target_light`` codes ``(B, 13)`` for a model told the lights (`ModelInfo.told_light`)."""
+
+
+def _light_reader(model: nn.Module) -> nn.Module | None:
+    """A copy (fp32, eval mode) of the light reader a model told the lights carries, kept apart from the model the
+    engine optimises or quantizes; ``None`` for other models."""
+    reader = getattr(model, "light_reader", None)
+    return copy.deepcopy(reader).float().eval() if isinstance(reader, nn.Module) else None
+
+
+def _sharpness(model: nn.Module) -> tuple[float, float]:
+    """The model's ``reading_sharpness`` and ``gate_sharpness`` (`relightcli.models.s3net.S3Net`), 1 when absent."""
+    return float(getattr(model, "reading_sharpness", 1.0)), float(getattr(model, "gate_sharpness", 1.0))
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -282,6 +295,8 @@ class Relighter:
         self._steps = (0, 0)  # passes done, passes in this image (for on_progress)
         if self.flip_ensemble is None:
             self.flip_ensemble = getattr(self.model, "relight_inference", {}).get("flip_ensemble", False)
+        self.last_lights: Lights | None = None
+        self._reader, self._sharpness = _light_reader(self.model), _sharpness(self.model)
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
         self.precision = resolve_precision(self.precision, self.device, self.info, many=self.many)
         model = self.model.eval()
@@ -314,6 +329,8 @@ class Relighter:
                 prepack=caps.prepack_ok("bf16" if cast is not None else "fp32"),
             )
         model = model.to(self.device)
+        if self._reader is not None:
+            self._reader = self._reader.to(self.device)
         if self.device.type == "cpu" and self.retain_memory:
             retain_freed_memory()  # process-wide: large activations reuse freed blocks instead of fresh pages
         self.model = CompiledModel(model) if self.compile else model
@@ -322,6 +339,33 @@ class Relighter:
     def told_light(self) -> bool:
         """Whether the model takes the source's and the target's light (``source_light``/``target_light``)."""
         return self.info.told_light
+
+    @torch.inference_mode()
+    def read_lights(self, x: torch.Tensor) -> Lights:
+        """The source's and the target's light codes ``(B, 13)`` that a model told the lights reads itself in the
+        ``(B, 8, H, W)`` input ``x``: its light reader, in fp32, on the whole image (a tile does not show the light)."""
+        if self._reader is None:
+            raise RelightError(f"{self.info.name} does not read the lights (s3net_lite_lightaware does)")
+        n = x.shape[0]
+        images = torch.cat([x[:, :3], x[:, 3:6]]).to(self.device)
+        codes = read_codes(self._reader, images, self._sharpness[0]).cpu()
+        return {"source_light": codes[:n], "target_light": codes[n:]}
+
+    def complete_lights(self, x: torch.Tensor, lights: Lights | None = None) -> Lights | None:
+        """For a model told the lights, ``lights`` with the codes not given read from ``x`` (`read_lights`);
+        ``None`` for other models."""
+        if not self.told_light:
+            return None
+        lights = dict(lights or {})
+        if not {"source_light", "target_light"} <= lights.keys():
+            for key, code in self.read_lights(x).items():
+                lights.setdefault(key, code)
+        return lights
+
+    def same_direction(self, lights: Lights) -> torch.Tensor:
+        """``(B,)`` the weight a model told the lights gives its colour-only path for these codes: the probability
+        that the direction is unchanged (`lightcode.same_direction`, at the model's ``gate_sharpness``)."""
+        return same_direction(lights["source_light"], lights["target_light"], self._sharpness[1])
 
     @torch.inference_mode()
     def run(self, x: torch.Tensor, lights: Lights | None = None) -> torch.Tensor:
@@ -454,6 +498,8 @@ class Relighter:
         lights: Lights | None = None,
     ) -> np.ndarray:
         x = make_input(src, src_depth, guide, guide_depth)
+        lights = self.complete_lights(x, lights)  # read once on the whole image, then told to every tile
+        self.last_lights = lights
         passes = 2 if self.flip_ensemble else 1
         h, w = x.shape[-2:]
         if tile and max(h, w) > tile:

@@ -92,6 +92,12 @@ def estimates_from_logits(logits: torch.Tensor) -> list[LightEstimate]:
     return out
 
 
+def estimates_from_codes(codes: torch.Tensor) -> list[LightEstimate]:
+    """`LightEstimate` per row of ``(B, 13)`` light codes (`relightcli.models.lightcode`: probabilities, as a
+    light-aware relighter reads or is told them)."""
+    return estimates_from_logits(codes.float().clamp_min(1e-12).log())
+
+
 def mirror_logits(logits: torch.Tensor) -> torch.Tensor:
     """Logits of a mirrored image read as the unmirrored one's: the direction classes swapped E <-> W."""
     return torch.cat([logits[:, :N_DIRECTIONS][:, _MIRROR_INDEX], logits[:, N_DIRECTIONS:]], dim=1)

@@ -231,16 +231,9 @@ class S3Net(nn.Module):
         """The source's and the guide's light codes ``(B, 13)`` (fp32) read by ``light_reader`` from a model input,
         each averaged with the reading of its mirror image (so a mirrored input gets exactly mirrored codes)."""
         assert self.light_reader is not None
-        with shading.full_precision(x):
-            n = x.shape[0]
-            size = (self.light_reader.input_size,) * 2
-            images = torch.cat([x[:, :3], x[:, 3:6]]).float()
-            small = F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
-            dtype = next(self.light_reader.parameters()).dtype
-            logits = self.light_reader(torch.cat([small, small.flip(-1)]).to(dtype)).float()
-            logits = (logits[: 2 * n] + lightcode.mirror_code(logits[2 * n :])) / 2
-            codes = lightcode.code_from_logits(logits * self.reading_sharpness)
-            return codes[:n], codes[n:]
+        n = x.shape[0]
+        codes = read_codes(self.light_reader, torch.cat([x[:, :3], x[:, 3:6]]), self.reading_sharpness)
+        return codes[:n], codes[n:]
 
     def forward(
         self, x: torch.Tensor, source_light: torch.Tensor | None = None, target_light: torch.Tensor | None = None
@@ -310,6 +303,20 @@ class S3Net(nn.Module):
         same = lightcode.same_direction(source_light, target_light, self.gate_sharpness)
         same = same[:, None, None, None].to(relit.dtype)
         return same * recoloured + (1.0 - same) * relit
+
+
+def read_codes(reader: LightNet, images: torch.Tensor, sharpness: float = 1.0) -> torch.Tensor:
+    """Light codes ``(N, 13)`` (fp32) of RGB images ``(N, 3, H, W)`` in [0, 1] read by a light estimator network:
+    its logits averaged with those of the mirror image read back (`lightcode.mirror_code`), times ``sharpness``
+    (`S3Net.reading_sharpness`), then a softmax per group. What `S3Net.read_lights` and the inference engine read."""
+    with shading.full_precision(images):
+        size = (reader.input_size,) * 2
+        small = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        dtype = next(reader.parameters()).dtype
+        logits = reader(torch.cat([small, small.flip(-1)]).to(dtype)).float()
+        n = images.shape[0]
+        logits = (logits[:n] + lightcode.mirror_code(logits[n:])) / 2
+        return lightcode.code_from_logits(logits * sharpness)
 
 
 def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any], in_chans: int = IN_CHANNELS) -> nn.Module:
