@@ -280,6 +280,14 @@ def test_eval_tells_the_recorded_settings_only_to_a_model_told_the_lights(tmp_pa
     exact_rows = [r for r in rows if ",model," in r]
     assert all(r.endswith(",1.00") or r.endswith(",0.00") for r in exact_rows), exact_rows  # exact codes
     assert (tmp_path / "read" / "index.html").read_text().count("; same direction ") == 2
+    assert (tmp_path / "told" / "index.html").read_text().count("; light told: source ") == 2
+    from relightcli.light import LightEstimator
+
+    estimator = LightEstimator(device="cpu")
+    named = evaluate(told, data / "val", tmp_path / "named", light_reader=estimator, tell_lights=True)
+    assert named.summary["light_reader"] == estimator.weights  # its columns: the estimator's readings
+    assert named.report.read_text().count("; light read: source ") == 2
+    assert (tmp_path / "named" / "metrics.csv").read_text().splitlines()[0].endswith(",same_direction")
     assert exact["methods"]["model"]["psnr"] != read["methods"]["model"]["psnr"]  # the codes reach the model
     plain = Relighter(tiny_model("s3net_lite_lightcolour"), device="cpu", precision="fp32")
     with pytest.raises(relightcli.RelightError, match="not told the lights"):

@@ -97,7 +97,8 @@ def eval_cmd(
     relighter = load_relighter(weights, model, device, precision, flip_ensemble=flip_ensemble)
     if tell_lights and not relighter.told_light:
         raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
-    light_reader = _light_reader(light_weights, device)
+    # a light-aware model's own lights are recorded unless --light-weights names an estimator for the columns
+    light_reader = _light_reader(light_weights, device) if light_weights or not relighter.told_light else None
     try:
         lpips, note = load_lpips(lpips_weights), "LPIPS: AlexNet v0.1."
     except RelightError as exc:

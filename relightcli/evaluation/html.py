@@ -17,6 +17,10 @@ td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right}th:first-chi
 .cap{display:inline-block;width:160px;margin-right:4px;font-size:12px;color:#555}"""
 
 
+TOLD_BY_SETTINGS = "the model's own (told the settings)"
+"""``summary.json``'s ``light_reader`` when the per-pair lights are the settings a light-aware model was told."""
+
+
 def save_thumb(path: Path, rgb: np.ndarray, size: int) -> None:
     h, w = rgb.shape[:2]
     scale = size / max(h, w)
@@ -83,7 +87,7 @@ def write_report(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]])
         )
         change = f" ({html.escape(row['change'])} changed)" if row.get("change") else ""
         if row.get("source_light"):
-            how = "told" if summary.get("told_lights") else "read"
+            how = "told" if summary.get("light_reader") == TOLD_BY_SETTINGS else "read"
             src_light, guide_light = html.escape(row["source_light"]), html.escape(row["guide_light"])
             change += f"; light {how}: source {src_light}, guide {guide_light}"
         if row.get("same_direction"):

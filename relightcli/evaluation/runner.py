@@ -24,7 +24,7 @@ from ..light.estimator import estimates_from_codes
 from ..metrics import LPIPS, mps, psnr, ssim
 from ..models.lightcode import settings_code
 from .baselines import BASELINES
-from .html import error_map, save_thumb, write_report
+from .html import TOLD_BY_SETTINGS, error_map, save_thumb, write_report
 
 if TYPE_CHECKING:
     from ..light.estimator import LightEstimator
@@ -78,8 +78,8 @@ def _only(ds: Dataset, change: str) -> Dataset:
 
 LIGHT_COLUMNS = ("source_light", "guide_light", "same_direction")
 """Per-pair columns of metrics.csv beside the metrics: the lights (setting, then the direction and temperature
-confidences) a light-aware model was told or read, and the weight of its colour-only path (`Relighter.same_direction`);
-for other models, the lights the light estimator reads."""
+confidences) that ``light_reader`` reads, or without one those a light-aware model was told or read itself; and for a
+light-aware model the weight of its colour-only path (`Relighter.same_direction`)."""
 
 
 @dataclass
@@ -106,7 +106,8 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``relighter`` and the baselines on every pair; write metrics.csv, summary.json, index.html.
     With ``light_reader`` the light it reads in each pair's source and guide is recorded beside the metrics
-    (``source_light``, ``guide_light``: setting, then the direction and temperature confidences). With
+    (``source_light``, ``guide_light``: setting, then the direction and temperature confidences); without one, a
+    light-aware model's own lights are, with ``same_direction`` (`LIGHT_COLUMNS`). With
     ``tell_lights`` a model told the lights (`Relighter.told_light`) is told each pair's recorded settings
     exactly, as ``relight apply --light --source-light`` does, instead of reading them from the photos."""
     if tell_lights and not relighter.told_light:
@@ -156,13 +157,14 @@ def evaluate(
         change = None
         if "source_setting" in item and "target_setting" in item:
             change = light_change(Setting.parse(item["source_setting"]), Setting.parse(item["target_setting"]))
-        lights = {}
-        if told is not None:
-            read = estimates_from_codes(torch.cat([told["source_light"], told["target_light"]]))
-            lights["same_direction"] = f"{float(relighter.same_direction(told)[0]):.2f}"
-        elif light_reader is not None:
+        lights = {"same_direction": f"{float(relighter.same_direction(told)[0]):.2f}"} if told is not None else {}
+        if light_reader is not None:  # a light estimator named for the columns
             read = light_reader.many([src, guide])
-        if told is not None or light_reader is not None:
+        elif told is not None:  # else what a light-aware model was told or read itself
+            read = estimates_from_codes(torch.cat([told["source_light"], told["target_light"]]))
+        else:
+            read = []
+        if read:
             for key, e in zip(("source_light", "guide_light"), read, strict=True):
                 lights[key] = f"{e.setting.preset} ({e.direction_confidence:.2f}/{e.temperature_confidence:.2f})"
         rows.append({"name": name, "change": change, "methods": values, **lights})
@@ -188,11 +190,11 @@ def evaluate(
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,
         "light_reader": (
-            "the model's own (told the settings)"
+            getattr(light_reader, "weights", None)
+            if light_reader is not None or not relighter.told_light
+            else TOLD_BY_SETTINGS
             if tell_lights
             else "the model's own"
-            if relighter.told_light
-            else getattr(light_reader, "weights", None)
         ),
         "told_lights": tell_lights,
         "model_wins": sum(r["methods"]["model"]["psnr"] > r["methods"]["identity"]["psnr"] for r in rows),
