@@ -183,6 +183,23 @@ def test_the_engine_reads_the_lights_once_on_the_whole_image_and_tells_every_til
         plain.read_lights(x[None])
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_the_lights_are_read_in_fp32_whichever_precision_the_cpu_gets(native_bf16: bool, monkeypatch) -> None:
+    import relightcli.inference.engine as engine
+
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: native_bf16)  # both branches on any CPU
+    model = _scrambled()
+    x = torch.rand(1, 8, 64, 64)
+    with torch.inference_mode():
+        src, guide = model.read_lights(x)
+    relighter = Relighter(model, device="cpu")  # auto: bf16 where the CPU has it natively, else fp32
+    assert relighter.precision == ("bf16" if native_bf16 else "fp32")
+    assert all(p.dtype == torch.float32 for p in relighter._reader.parameters())  # not cast with the model
+    read = relighter.read_lights(x)  # runs the fp32 copy only, so it is safe on a CPU without bf16 too
+    torch.testing.assert_close(read["source_light"], src, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(read["target_light"], guide, atol=1e-5, rtol=1e-5)
+
+
 def test_show_light_prints_what_a_light_aware_model_was_told_and_read(scene: dict[str, Path], tmp_path: Path) -> None:
     ckpt = relightcli.save_checkpoint(_scrambled(), tmp_path / "aware.safetensors")
     common = ["apply", str(scene["src"]), str(scene["src_depth"]), "--weights", str(ckpt), "--show-light"]
