@@ -185,13 +185,15 @@ def main() -> None:
     trained = rc.load_model(weights)
     a, b = render_nth_scene(77, 1, 0, 1024), render_nth_scene(77, 1, 1, 1024)
     src, guide = a.images[SETTINGS[5]].astype(np.float32) / 255, b.images[SETTINGS[30]].astype(np.float32) / 255
-    plain = Relighter(trained, device="cpu", precision="fp32", optimize=False, retain_memory=retained)
+    plain = Relighter(trained, device="cpu", precision="fp32", optimize=False, retain_memory=retained, max_side=0)
     ref = plain.relight(src, a.depth, guide, b.depth)
     paths = {"default CPU path": (False, "auto")} | ({} if args.no_compile else {"compiled path": (True, "auto")})
     if not native and int8_available():
         paths["int8 path"] = (False, "int8")
     for label, (compiled, precision_spec) in paths.items():
-        relighter = Relighter(trained, device="cpu", compile=compiled, retain_memory=retained, precision=precision_spec)
+        relighter = Relighter(
+            trained, device="cpu", compile=compiled, retain_memory=retained, precision=precision_spec, max_side=0
+        )
         fast = relighter.relight(src, a.depth, guide, b.depth)
         psnr = 10 * np.log10(1 / np.mean((ref - fast) ** 2))
         print(f"{label} vs fp32 eager on {weights} ({trained.relight_info.name}), 1024x1024: {psnr:.1f} dB")

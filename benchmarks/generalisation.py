@@ -12,15 +12,18 @@ for training), then evaluated with `relight eval`'s engine against the identity 
   against the identity (a model must not be tied to its training size).
 - ``vl``: path-traced pairs of the VIDIT look (``--look vidit``: dark scenes under one lamp; Cycles seed 1002, 48
   pairs from 12 scenes, 256x256); issue 28's bar: model >= identity + 3 dB.
+- ``pt1024``, ``vl1024`` and ``np1024``: 12 pairs each at 1024x1024, VIDIT's size (3 scenes; Cycles seeds 1001
+  and 1002, numpy seed 1); reported against the identity, at the working size ``--max-side`` sets.
 
 Issue 27's bars for a relighter told the lights, on every set: its temperature-only pairs (``same``, and the
 temperature rows of the others) no more than 0.3 dB below the identity, with SSIM not below the identity's.
 
 Usage: python benchmarks/generalisation.py [--weights W] [--root heldout/] [--sets pt,np,same,pt512,np512,vl]
-    [--flip-ensemble | --no-flip-ensemble] [--precision fp32] [--tell-lights] [--json OUT]
+    [--flip-ensemble | --no-flip-ensemble] [--precision fp32] [--tell-lights] [--max-side N] [--json OUT]
 Prints a markdown table (every set, with the breakdown by what changed) and PASS/FAIL per bar; exits 0 when
 every bar that was measured passes. ``--tell-lights`` tells a light-aware model each pair's settings exactly
-(as ``relight apply --light --source-light``); without it, it reads them from the photos. The Cycles sets
+(as ``relight apply --light --source-light``); without it, it reads them from the photos. ``--max-side N``
+relights at that working size, as ``relight eval --max-side`` (default: as the checkpoint says). The Cycles sets
 need Blender's Python (``$RELIGHT_BLENDER_PYTHON``).
 """
 
@@ -63,6 +66,9 @@ SETS = {
     "pt512": HeldOut("pt512", "cycles", 1001, 12, 3, 512),
     "np512": HeldOut("np512", "numpy", 1, 12, 3, 512),
     "vl": HeldOut("vl", "cycles", 1002, 48, 12, 256, look="vidit"),
+    "pt1024": HeldOut("pt1024", "cycles", 1001, 12, 3, 1024),
+    "vl1024": HeldOut("vl1024", "cycles", 1002, 12, 3, 1024, look="vidit"),
+    "np1024": HeldOut("np1024", "numpy", 1, 12, 3, 1024),
 }
 
 
@@ -142,16 +148,24 @@ def main() -> int:
     )
     ap.add_argument("--precision", default="auto", help="As relight eval --precision (default: the CPU's default).")
     ap.add_argument("--tell-lights", action="store_true", help="As relight eval --tell-lights.")
+    ap.add_argument("--max-side", type=int, default=None, help="As relight eval --max-side (0: every pixel).")
     args = ap.parse_args()
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = [n for n in names if n not in SETS]
     if unknown:
         ap.error(f"unknown sets {unknown}; choose from {', '.join(SETS)}")
     weights = args.weights or str(default_weights())
-    relighter = Relighter(load_model(weights), device="cpu", precision=args.precision, flip_ensemble=args.flip_ensemble)
+    relighter = Relighter(
+        load_model(weights),
+        device="cpu",
+        precision=args.precision,
+        flip_ensemble=args.flip_ensemble,
+        max_side=args.max_side,
+    )
     flip = ", flip ensemble" if relighter.flip_ensemble else ""
     told = ", told the lights" if args.tell_lights else ""
-    print(f"weights: {weights} (precision {relighter.precision}{flip}{told})\n")
+    side = f", max side {args.max_side}" if args.max_side is not None else ""
+    print(f"weights: {weights} (precision {relighter.precision}{flip}{told}{side})\n")
     print("| set | change | pairs | model PSNR / SSIM | identity | colour transfer | model > identity |")
     print("|---|---|---|---|---|---|---|")
     results, verdicts = {}, []

@@ -39,7 +39,7 @@ def main() -> None:
     a, b = render_nth_scene(77, 1, 0, 1024), render_nth_scene(77, 1, 1, 1024)
     src, guide = a.images[SETTINGS[5]].astype(np.float32) / 255, b.images[SETTINGS[30]].astype(np.float32) / 255
     model = rc.load_model(weights)
-    whole = Relighter(model, device="cpu").relight(src, a.depth, guide, b.depth)
+    whole = Relighter(model, device="cpu", max_side=0).relight(src, a.depth, guide, b.depth)  # every pixel
     tiled = Relighter(model, device="cpu", tile=args.tile, tile_overlap=args.overlap).relight(
         src, a.depth, guide, b.depth
     )

@@ -32,9 +32,18 @@ _KEY_VERSION = "format_version"
 MODEL_KEY = "model"  # metadata entry naming the registry model
 MODEL_ARGS_KEY = "model_args"  # metadata entry: the constructor options, JSON
 INFERENCE_KEY = "inference"  # metadata entry: how the weights are meant to run (JSON), e.g. {"flip_ensemble": true}
-INFERENCE_OPTIONS = ("flip_ensemble",)
-"""The inference defaults a checkpoint may record (`relight export --flip-ensemble`); `Relighter` follows them
-unless told otherwise."""
+INFERENCE_OPTIONS = ("flip_ensemble", "max_side")
+"""The inference defaults a checkpoint may record (`relight export --flip-ensemble`, ``--max-side``): whether to
+average with the mirrored pass (true/false), and the working size for larger images (pixels, 0: every pixel).
+`Relighter` follows them unless told otherwise."""
+
+
+def _valid_inference_option(key: str, value: object) -> bool:
+    if key == "flip_ensemble":
+        return isinstance(value, bool)
+    if key == "max_side":
+        return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 16)
+    return False
 
 
 def save_checkpoint(
@@ -219,18 +228,16 @@ def require_same_args(meta: dict[str, str], name: str, wanted: dict[str, Any], s
         )
 
 
-def stored_inference(meta: dict[str, str], source: str) -> dict[str, bool]:
+def stored_inference(meta: dict[str, str], source: str) -> dict[str, bool | int]:
     """The inference defaults a checkpoint's metadata records (``{}`` when it records none)."""
     try:
         options = json.loads(meta.get(INFERENCE_KEY, "{}"))
     except json.JSONDecodeError as exc:
         raise RelightError(f"{source}: corrupt inference metadata ({exc}); re-export the checkpoint") from exc
-    if not isinstance(options, dict) or any(
-        k not in INFERENCE_OPTIONS or not isinstance(v, bool) for k, v in options.items()
-    ):
+    if not isinstance(options, dict) or not all(_valid_inference_option(k, v) for k, v in options.items()):
         raise RelightError(
-            f"{source}: inference metadata {meta[INFERENCE_KEY]!r} is not understood (known: "
-            f"{', '.join(INFERENCE_OPTIONS)}, true or false); upgrade relightcli or re-export the checkpoint"
+            f"{source}: inference metadata {meta[INFERENCE_KEY]!r} is not understood (known: flip_ensemble true or "
+            "false, max_side 0 or at least 16); upgrade relightcli or re-export the checkpoint"
         )
     return options
 

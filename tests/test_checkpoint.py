@@ -215,7 +215,44 @@ def test_a_checkpoint_records_whether_it_runs_with_the_flip_ensemble(tmp_path: P
     off = export(on, "off.safetensors", "--no-flip-ensemble")
     assert Relighter(relightcli.load_model(off), device="cpu").flip_ensemble is False
     tensors, meta = read_checkpoint(on)
-    for bad in ("{not json", '{"flip_ensemble": "yes"}', '{"tta": true}'):
+    bad_values = ('{"max_side": 8}', '{"max_side": true}', '{"max_side": "256"}', '{"max_side": -1}')
+    for bad in ("{not json", '{"flip_ensemble": "yes"}', '{"tta": true}', *bad_values):
         save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={**meta, INFERENCE_KEY: bad})
         with pytest.raises(RelightError, match="inference metadata"):
             relightcli.load_model(tmp_path / "bad.safetensors")
+
+
+def test_a_checkpoint_records_the_working_size_larger_images_are_relit_at(tmp_path: Path, tiny_ckpt: Path) -> None:
+    """``relight export --max-side N``: apply and eval relight larger images at N by default (the model's own
+    training scale), and an explicit ``--max-side``/``--full-res`` still wins."""
+    from typer.testing import CliRunner
+
+    from relightcli.cli import app
+    from relightcli.inference.engine import AUTO_MAX_SIDE, Relighter
+
+    def export(src: Path, name: str, *flag: str):
+        return CliRunner().invoke(app, ["export", str(src), str(tmp_path / name), "--dtype", "fp32", *flag])
+
+    plain = Relighter(relightcli.load_model(tiny_ckpt), device="cpu", memory_check=False)
+    assert plain.default_max_side == AUTO_MAX_SIDE and plain.plan(1024, 1024) == ((1024, 1024), None)
+    result = export(tiny_ckpt, "256.safetensors", "--max-side", "256", "--flip-ensemble")
+    assert result.exit_code == 0 and "relit at 256 px by default" in result.output, result.output
+    model = relightcli.load_model(tmp_path / "256.safetensors")
+    assert model.relight_inference == {"flip_ensemble": True, "max_side": 256}
+    said: list[str] = []
+    r = Relighter(model, device="cpu", memory_check=False, on_message=said.append)
+    assert r.plan(768, 1024) == ((192, 256), None) and "1024x768 is relit at 256x192" in said[0]
+    assert r.plan(256, 100) == ((256, 100), None)  # not above it: every pixel
+    assert Relighter(model, device="cpu", memory_check=False, max_side=0).plan(1024, 768) == ((1024, 768), None)
+    assert Relighter(model, device="cpu", memory_check=False, max_side=512).plan(1024, 768) == ((512, 384), None)
+    kept = export(tmp_path / "256.safetensors", "kept.safetensors", "--no-flip-ensemble")
+    assert kept.exit_code == 0, kept.output
+    assert relightcli.load_model(tmp_path / "kept.safetensors").relight_inference == {
+        "flip_ensemble": False,
+        "max_side": 256,
+    }
+    full = export(tmp_path / "256.safetensors", "full.safetensors", "--max-side", "0")
+    assert full.exit_code == 0, full.output
+    assert Relighter(relightcli.load_model(tmp_path / "full.safetensors"), device="cpu").default_max_side == 0
+    bad = export(tiny_ckpt, "bad.safetensors", "--max-side", "8")
+    assert bad.exit_code == 1 and "--max-side 8" in bad.output and not (tmp_path / "bad.safetensors").exists()

@@ -131,6 +131,35 @@ def test_eval_writes_csv_json_and_a_report_whose_links_resolve(pairs: Path, tiny
     assert "Evaluation of s3net_res2net50d" in page
 
 
+def test_eval_relights_at_the_working_size_as_apply_does(pairs: Path, tiny_ckpt: Path, tmp_path: Path) -> None:
+    """``relight eval --max-side N`` scores what ``relight apply --max-side N`` writes: the pair relit at N and
+    carried up to full resolution, not a full-resolution pass."""
+    from relightcli import load_model
+    from relightcli.data import PairDataset, scan_pairs
+
+    out = tmp_path / "report"
+    args = ["eval", "--data", str(pairs), "--weights", str(tiny_ckpt), "--out", str(out), "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--max-side", "16", "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["max_side"] == 16
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    scored = float(next(r for r in rows if r.startswith("Pair000,") and ",model," in r).split(",")[3])
+
+    item = PairDataset(scan_pairs(pairs / "val"))[0]
+    assert item["name"] == "Pair000"
+    x = item["input"]
+    src, guide = (x[c : c + 3].permute(1, 2, 0).numpy() for c in (0, 3))
+    target = item["target"][None]
+    outputs = {}
+    for side in (16, 0):
+        relighter = Relighter(load_model(tiny_ckpt), device="cpu", precision="fp32", max_side=side)
+        relit = relighter.relight(src, x[6].numpy(), guide, x[7].numpy())
+        outputs[side] = float(psnr(torch.from_numpy(relit).permute(2, 0, 1)[None], target))
+    assert scored == pytest.approx(outputs[16], abs=1e-3)
+    assert abs(outputs[16] - outputs[0]) > 1e-3  # the working size is a different pass
+
+
 def test_eval_breaks_the_pairs_down_by_what_changed_in_the_light(
     tmp_path: Path, tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

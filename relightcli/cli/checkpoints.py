@@ -48,6 +48,15 @@ def export(
             show_default=False,
         ),
     ] = None,
+    max_side: Annotated[
+        int | None,
+        typer.Option(
+            "--max-side",
+            help="Record the working size apply/eval relight larger images at by default (pixels, longer side; "
+            "0: every pixel), e.g. the size the model was trained at (default: keep what the source records).",
+            show_default=False,
+        ),
+    ] = None,
     model_arg: Annotated[
         list[str] | None,
         typer.Option(
@@ -66,7 +75,8 @@ def export(
     ] = None,
 ) -> None:
     """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata; or
-    with another constructor option (--model-arg) or light reader (--light-weights)."""
+    with other inference defaults (--flip-ensemble, --max-side), constructor option (--model-arg) or light reader
+    (--light-weights)."""
     import json
 
     import torch
@@ -102,11 +112,19 @@ def export(
             raise RelightError(f"--light-weights {light_weights}: not a {type(reader).__name__} light estimator")
         reader.load_state_dict(estimator.state_dict())
         meta["light_reader"] = Path(str(light_weights)).name
+    if max_side is not None and (max_side < 0 or 0 < max_side < 16):
+        raise RelightError(f"--max-side {max_side}: must be 0 (full resolution) or at least 16")
+    inference = dict(model.relight_inference)
     if flip_ensemble is not None:
-        meta[INFERENCE_KEY] = json.dumps({**model.relight_inference, "flip_ensemble": flip_ensemble})
+        inference["flip_ensemble"] = flip_ensemble
+    if max_side is not None:
+        inference["max_side"] = max_side
+    if inference != model.relight_inference:
+        meta[INFERENCE_KEY] = json.dumps(inference)
     path = save_checkpoint(model, out, dtype=dtypes[dtype], metadata=meta)
-    flip = ", flip ensemble by default" if flip_ensemble else ""
-    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype}{flip})")
+    flip = ", flip ensemble by default" if inference.get("flip_ensemble") else ""
+    side = f", relit at {inference['max_side']} px by default" if inference.get("max_side") else ""
+    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype}{flip}{side})")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from .light import LightWeightsOpt, load_light_estimator
 from .options import (
     DeviceOpt,
     FlipOpt,
+    MaxSideOpt,
     ModelOpt,
     Precision,
     PrecisionOpt,
@@ -64,6 +65,7 @@ def eval_cmd(
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.auto,
     flip_ensemble: FlipOpt = None,
+    max_side: MaxSideOpt = None,
     light: Annotated[
         bool,
         typer.Option(
@@ -94,7 +96,7 @@ def eval_cmd(
     only_change = only.value if only is not None else None
     # bad data folders fail here, before anything else is printed
     eval_dataset(data, seed=seed, limit=limit, only=only_change)
-    relighter = load_relighter(weights, model, device, precision, flip_ensemble=flip_ensemble)
+    relighter = load_relighter(weights, model, device, precision, flip_ensemble=flip_ensemble, max_side=max_side)
     if tell_lights and not relighter.told_light:
         raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
     # a light-aware model's own lights are recorded unless --light-weights names an estimator for the columns

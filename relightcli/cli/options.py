@@ -47,7 +47,8 @@ MaxSideOpt = Annotated[
     typer.Option(
         "--max-side",
         help="Relight at this working size (longer side) and carry it to full resolution; 0: every pixel. "
-        "Default: 1024 for larger images (measured better and faster than full resolution), full resolution below.",
+        "Default: the checkpoint's working size (512 for the shipped weights; 1024 if it records none) for larger "
+        "images (measured better and faster than full resolution), full resolution below.",
         show_default=False,
     ),
 ]

@@ -22,7 +22,6 @@ from ..errors import RelightError
 from ..inference.engine import Relighter
 from ..light.estimator import estimates_from_codes
 from ..metrics import LPIPS, mps, psnr, ssim
-from ..models.lightcode import settings_code
 from .baselines import BASELINES
 from .html import TOLD_BY_SETTINGS, error_map, save_thumb, write_report
 
@@ -121,16 +120,18 @@ def evaluate(
         x, target = item["input"], item["target"]
         src = x[:3].permute(1, 2, 0).numpy()
         guide = x[3:6].permute(1, 2, 0).numpy()
-        told = None
+        settings: dict[str, Setting] = {}
         if tell_lights and "source_setting" in item:
-            told = {
-                "source_light": settings_code([item["source_setting"]]),
-                "target_light": settings_code([item["target_setting"]]),
+            settings = {
+                "source_setting": Setting.parse(item["source_setting"]),
+                "target_setting": Setting.parse(item["target_setting"]),
             }
         elif tell_lights:
             raise RelightError(f"{data}: --tell-lights needs the pairs' settings (pairs.csv or a flat VIDIT folder)")
-        told = relighter.complete_lights(x[None], told)  # a light-aware model: the codes it is told or reads
-        outputs = {"model": relighter.run(x[None], told)[0]}
+        # as relight apply runs it: at the relighter's working size (or in its tiles), lights told or read once
+        relit = relighter.relight(src, x[6].numpy(), guide, x[7].numpy(), **settings)
+        told = relighter.last_lights  # a light-aware model: the codes it was told or read
+        outputs = {"model": torch.from_numpy(np.ascontiguousarray(relit.transpose(2, 0, 1)))}
         for method, fn in BASELINES.items():
             outputs[method] = torch.from_numpy(np.ascontiguousarray(fn(src, guide).transpose(2, 0, 1)))
         values: dict[str, dict[str, float]] = {}
@@ -186,6 +187,7 @@ def evaluate(
         "device": str(relighter.device),
         "precision": relighter.precision,
         "flip_ensemble": relighter.flip_ensemble,
+        "max_side": relighter.max_side,
         "metrics": metrics,
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,

@@ -253,10 +253,11 @@ class Relighter:
     ``None`` (default) follows the checkpoint (`load_model` reads what `relight export --flip-ensemble`
     recorded), else off.
 
-    Large photos: ``max_side=None`` (default) relights an image whose longer side exceeds `AUTO_MAX_SIDE` at
-    that working size and carries the result to full resolution (`largeimage.upsample_relighting`), which
-    measured better than a full-resolution pass at a fraction of its time and memory (docs/speed.md); ``0``
-    relights every pixel; ``N`` works at ``N``. Before a pass of more than `CHECK_ABOVE_PIXELS` pixels its peak
+    Large photos: ``max_side=None`` (default) relights an image whose longer side exceeds the checkpoint's
+    working size (``relight export --max-side``; `AUTO_MAX_SIDE` when it records none) at that size and carries
+    the result to full resolution (`largeimage.upsample_relighting`), which measured better than a
+    full-resolution pass at a fraction of its time and memory (docs/speed.md); ``0`` relights every pixel; ``N``
+    works at ``N``. Before a pass of more than `CHECK_ABOVE_PIXELS` pixels its peak
     memory is estimated (`memory.fit_memory_model`, once per Relighter) and compared with what the device can
     give: a working size that would not fit is lowered, and a full-resolution pass that would not fit runs in
     tiles that do, each said in one line (``memory_check=False`` skips this). ``on_progress(done, total)``
@@ -293,8 +294,11 @@ class Relighter:
         self._memory: MemoryModel | bool | None = False  # False: not fitted yet
         self._said_working_size = False
         self._steps = (0, 0)  # passes done, passes in this image (for on_progress)
+        recorded = getattr(self.model, "relight_inference", {})
         if self.flip_ensemble is None:
-            self.flip_ensemble = getattr(self.model, "relight_inference", {}).get("flip_ensemble", False)
+            self.flip_ensemble = recorded.get("flip_ensemble", False)
+        # the working size for larger images when none is given: the checkpoint's, else AUTO_MAX_SIDE
+        self.default_max_side: int = recorded.get("max_side", AUTO_MAX_SIDE)
         self.last_lights: Lights | None = None
         self._reader, self._sharpness = _light_reader(self.model), _sharpness(self.model)
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
@@ -416,7 +420,7 @@ class Relighter:
         a model told the lights (`told_light`); what is not given it reads from the photos. Other models
         ignore them.
 
-        A source larger than the working size (``max_side``, by default `AUTO_MAX_SIDE`) is relit at that size
+        A source larger than the working size (``max_side``, by default `default_max_side`) is relit at that size
         and the result carried to full resolution (`largeimage.upsample_relighting`); with ``tile``, or when the
         memory check asks for it, larger inputs run in overlapping tiles (`plan` decides).
         """
@@ -437,7 +441,7 @@ class Relighter:
         """``((height, width), tile)`` of the pass an ``h`` x ``w`` image gets: the working size (the image's own
         for full resolution) and the tile side (None: whole), after the memory check."""
         longer, tile = max(h, w), self.tile
-        side = AUTO_MAX_SIDE if self.max_side is None else self.max_side
+        side = self.default_max_side if self.max_side is None else self.max_side
         size = working_size(h, w, side) if side and longer > side else (h, w)
         if self.max_side is None and size != (h, w) and not self._said_working_size:
             self._said_working_size = True

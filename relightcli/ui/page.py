@@ -112,7 +112,8 @@ def build_page(service: RelightService) -> gr.Blocks:
                         value=service.default_max_side,
                         precision=0,
                         minimum=0,
-                        label="Max side in pixels (empty: 1024 for larger photos; 0: every pixel)",
+                        label=f"Max side in pixels (empty: {service.relighter.default_max_side or 'every pixel'} "
+                        "for larger photos; 0: every pixel)",
                         elem_id="max-side",
                     )
                 with gr.Row():
