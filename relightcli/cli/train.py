@@ -166,6 +166,15 @@ def train(
             "(area averaging; factors in (0, 1]).",
         ),
     ] = "",
+    look_augment: Annotated[
+        float,
+        typer.Option(
+            "--look-augment",
+            help="Share of pairs shown through another camera response (exposure +-1 stop, contrast, gamma; the "
+            "same curve on source, guide and target, so the pair stays true), so the model is not tied to its "
+            "renderer's tone; 0 turns it off.",
+        ),
+    ] = 0.0,
     ema: Annotated[
         float,
         typer.Option(
@@ -251,6 +260,7 @@ def train(
         light_code_noise=light_code_noise,
         fresh_lr_scale=fresh_lr_scale,
         batch_scales=scales,
+        look_augment=look_augment,
         ema=ema,
         save_every=save_every,
         max_steps=max_steps,

@@ -1,4 +1,5 @@
-"""Batch-level augmentation: training at several scales, so that a model is not tied to its training size.
+"""Batch-level augmentation: training at several scales, so that a model is not tied to its training size; and
+under several camera responses, so that it is not tied to its renderer's tone.
 
 A relighting network trained at one resolution learns how large shadows and objects are in pixels, and is off
 at another (issue 18, `benchmarks/scale_dependence.py`: the default trained at 128x128 loses 1.36 dB on its
@@ -6,6 +7,13 @@ numpy held-out pairs upsampled x2; a fine-tune of it at 256x256 loses 0.91 dB on
 Resizing whole batches by a factor drawn per step (multi-scale training, as in YOLO v2 or HRNet) shows the
 network every scale in the list. Downscaling is by area averaging, the box filter the renderers use to
 anti-alias, so a downscaled batch is what rendering at the smaller size would give.
+
+Renderers differ in exposure and in the curve from radiance to display values (sRGB's "Standard", Filmic, AgX,
+ACES). `tone_batch` gives some of a batch's pairs another such response: an exposure in linear light (clipped,
+as an over-exposed render is), then a contrast about mid-grey and a gamma on the display values. The one curve is
+applied to a pair's source, guide and target alike, so the pair stays true: it is the same scenes seen through
+that response. The curve is the same on R, G and B and leaves grey grey, so the light's colour temperature is
+not changed; depth is untouched. ``benchmarks/look_robustness.py`` measures what such looks do to a model.
 """
 
 from __future__ import annotations
@@ -43,3 +51,52 @@ def rescale_batch(batch: torch.Tensor, factor: float, multiple: int) -> torch.Te
     crop = [side // multiple * multiple for side in size]
     top, left = (size[0] - crop[0]) // 2, (size[1] - crop[1]) // 2
     return out[..., top : top + crop[0], left : left + crop[1]]
+
+
+TONE_EXPOSURE_STOPS = 1.0  # exposure drawn from [-1, 1] stops
+TONE_CONTRAST = (0.8, 1.1)  # display values scaled about 0.5
+TONE_GAMMA = (0.85, 1.15)  # display values raised to this power
+_TONE_SALT = 7_919  # keeps the tone draws apart from the scale draws of the same step
+
+
+def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0) + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+
+
+def tone_curve(x: torch.Tensor, stops: torch.Tensor, contrast: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """sRGB values ``x`` (B, C, H, W) in [0, 1] seen through another camera response, per sample: ``stops`` of
+    exposure in linear light, then ``contrast`` about mid-grey and ``gamma`` on the display values (each (B,))."""
+    shape = (-1, 1, 1, 1)
+    display = _linear_to_srgb(_srgb_to_linear(x) * torch.exp2(stops).view(shape))
+    display = (0.5 + contrast.view(shape) * (display - 0.5)).clamp(0, 1)
+    return display ** gamma.view(shape)
+
+
+def tone_batch(
+    x: torch.Tensor, y: torch.Tensor, probability: float, seed: int, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input batch ``x`` (B, 8, H, W: source RGB, guide RGB, two depths) and target ``y`` (B, 3, H, W) with each
+    pair, with ``probability``, given one random camera response (`tone_curve`) on source, guide and target.
+    Drawn from the seed and the step only, so a resumed run draws alike."""
+    if probability <= 0:
+        return x, y
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + step + _TONE_SALT)
+    b = x.shape[0]
+    chosen = torch.rand(b, generator=gen) < probability
+    stops = (torch.rand(b, generator=gen) * 2 - 1) * TONE_EXPOSURE_STOPS
+    contrast = TONE_CONTRAST[0] + torch.rand(b, generator=gen) * (TONE_CONTRAST[1] - TONE_CONTRAST[0])
+    gamma = TONE_GAMMA[0] + torch.rand(b, generator=gen) * (TONE_GAMMA[1] - TONE_GAMMA[0])
+    if not chosen.any():
+        return x, y
+    stops, contrast, gamma = (torch.where(chosen, v, d) for v, d in ((stops, 0.0), (contrast, 1.0), (gamma, 1.0)))
+    params = [t.to(x.device, x.dtype) for t in (stops, contrast, gamma)]
+    src, guide = (tone_curve(x[:, c : c + 3], *params) for c in (0, 3))
+    toned_y = tone_curve(y, *params)
+    keep = chosen.to(x.device).view(-1, 1, 1, 1)  # the others exactly as they were, not through a round trip
+    toned_x = torch.cat([src, guide, x[:, 6:]], dim=1)
+    return torch.where(keep, toned_x, x), torch.where(keep, toned_y, y)

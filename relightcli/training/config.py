@@ -32,6 +32,7 @@ RUN_DEFINING = (
     "fresh_lr_scale",
     "light_code_noise",
     "batch_scales",
+    "look_augment",
     "ema",
     "data_weights",
 )
@@ -74,6 +75,7 @@ class TrainConfig:
     fresh_lr_scale: float = 1.0
     light_code_noise: float = 0.0
     batch_scales: tuple[float, ...] = ()
+    look_augment: float = 0.0
     ema: float = 0.0
     save_every: int = 0
     max_steps: int | None = None

@@ -50,7 +50,7 @@ from ..models import ModelInfo, create_model, lightcode
 from ..models.lightcode import settings_code
 from ..models.s3net import WIDENS, widen_input
 from . import distributed
-from .augment import check_scales, draw_scale, rescale_batch
+from .augment import check_scales, draw_scale, rescale_batch, tone_batch
 from .config import RUN_DEFINING, TrainConfig
 from .light_reader import LightReader
 from .report import plot_curves, samples_sheet, write_metrics_csv
@@ -342,6 +342,8 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
         raise RelightError(f"--light-code-noise is a mixing weight, in [0, 1]; got {cfg.light_code_noise}")
     if not 0.0 <= cfg.exact_light <= 1.0:
         raise RelightError(f"--exact-light is a share of the steps, in [0, 1]; got {cfg.exact_light}")
+    if not 0.0 <= cfg.look_augment <= 1.0:
+        raise RelightError(f"--look-augment is a share of the pairs, in [0, 1]; got {cfg.look_augment}")
     if cfg.aux_light < 0:
         raise RelightError(f"--aux-light is a loss weight, >= 0; got {cfg.aux_light}")
     check_scales(cfg.batch_scales)
@@ -482,6 +484,7 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
                 if cfg.batch_scales:
                     factor = draw_scale(cfg.batch_scales, cfg.seed, step)
                     x, y = (rescale_batch(t, factor, info.size_multiple) for t in (x, y))
+                x, y = tone_batch(x, y, cfg.look_augment, cfg.seed, step)
                 _set_train_mode(net, cfg.freeze_bn)
                 told = told_lights(info, batch, cfg, step, device)
                 with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=cfg.amp):
