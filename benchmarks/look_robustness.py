@@ -28,18 +28,14 @@ from relightcli import load_model
 from relightcli.assets import default_weights
 from relightcli.data import PairDataset, scan_pairs
 from relightcli.inference.engine import Relighter
+from relightcli.light.augment import linear_to_srgb, srgb_to_linear
 from relightcli.metrics import psnr, ssim
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
-def to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
+def _srgb(x: np.ndarray) -> np.ndarray:
+    return linear_to_srgb(np.clip(x, 0.0, 1.0)).astype(np.float32)
 
 
 def _aces(x: np.ndarray) -> np.ndarray:
@@ -63,13 +59,13 @@ def _desaturate(x: np.ndarray) -> np.ndarray:
 
 LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "standard": lambda x: x,
-    "dark1": lambda x: to_srgb(to_linear(x) * 0.5),
-    "dark2": lambda x: to_srgb(to_linear(x) * 0.25),
-    "bright1": lambda x: to_srgb(to_linear(x) * 2.0),
-    "aces": lambda x: to_srgb(_aces_matched(to_linear(x))),
+    "dark1": lambda x: _srgb(srgb_to_linear(x) * 0.5),
+    "dark2": lambda x: _srgb(srgb_to_linear(x) * 0.25),
+    "bright1": lambda x: _srgb(srgb_to_linear(x) * 2.0),
+    "aces": lambda x: _srgb(_aces_matched(srgb_to_linear(x))),
     "lowcontrast": lambda x: 0.5 + 0.85 * (x - 0.5),
-    "desaturated": lambda x: to_srgb(_desaturate(to_linear(x))),
-    "gamma22": lambda x: np.clip(to_linear(x), 0, 1) ** (1 / 2.2),
+    "desaturated": lambda x: _srgb(_desaturate(srgb_to_linear(x))),
+    "gamma22": lambda x: np.clip(srgb_to_linear(x), 0, 1) ** (1 / 2.2),
 }
 
 
