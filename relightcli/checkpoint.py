@@ -32,18 +32,20 @@ _KEY_VERSION = "format_version"
 MODEL_KEY = "model"  # metadata entry naming the registry model
 MODEL_ARGS_KEY = "model_args"  # metadata entry: the constructor options, JSON
 INFERENCE_KEY = "inference"  # metadata entry: how the weights are meant to run (JSON), e.g. {"flip_ensemble": true}
-INFERENCE_OPTIONS = ("flip_ensemble", "max_side")
-"""The inference defaults a checkpoint may record (`relight export --flip-ensemble`, ``--max-side``): whether to
-average with the mirrored pass (true/false), and the working size for larger images (pixels, 0: every pixel).
-`Relighter` follows them unless told otherwise."""
 
 
-def _valid_inference_option(key: str, value: object) -> bool:
-    if key == "flip_ensemble":
-        return isinstance(value, bool)
-    if key == "max_side":
-        return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 16)
-    return False
+def valid_max_side(value: object) -> bool:
+    """Whether ``value`` is a working size (`Relighter.max_side`): 0 (every pixel) or at least 16 pixels."""
+    return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 16)
+
+
+INFERENCE_OPTIONS = {
+    "flip_ensemble": lambda value: isinstance(value, bool),
+    "max_side": valid_max_side,
+}
+"""The inference defaults a checkpoint may record (`relight export --flip-ensemble`, ``--max-side``), each with
+its check: whether to average with the mirrored pass (true/false), and the working size for larger images
+(pixels, 0: every pixel). `Relighter` follows them unless told otherwise."""
 
 
 def save_checkpoint(
@@ -234,7 +236,9 @@ def stored_inference(meta: dict[str, str], source: str) -> dict[str, bool | int]
         options = json.loads(meta.get(INFERENCE_KEY, "{}"))
     except json.JSONDecodeError as exc:
         raise RelightError(f"{source}: corrupt inference metadata ({exc}); re-export the checkpoint") from exc
-    if not isinstance(options, dict) or not all(_valid_inference_option(k, v) for k, v in options.items()):
+    if not isinstance(options, dict) or not all(
+        k in INFERENCE_OPTIONS and INFERENCE_OPTIONS[k](v) for k, v in options.items()
+    ):
         raise RelightError(
             f"{source}: inference metadata {meta[INFERENCE_KEY]!r} is not understood (known: flip_ensemble true or "
             "false, max_side 0 or at least 16); upgrade relightcli or re-export the checkpoint"

@@ -3,7 +3,8 @@
 SSIM follows Wang et al. 2004 in the restoration convention (BasicSR, MATLAB): Gaussian window 11x11 with
 sigma 1.5, C1 = (0.01 R)^2, C2 = (0.03 R)^2, statistics over the valid region only, averaged over channels.
 The Haar DWT is the orthonormal db1 transform with stride 2 per channel (Y-net's W-SSIM), Sobel the 3x3
-operator (FormResNet's gradient loss), and the Laplacian detail MPRNet's edge-loss pyramid level.
+operator (FormResNet's gradient loss), and the Laplacian detail MPRNet's edge-loss pyramid level. The sRGB
+transfer functions are IEC 61966-2-1's piecewise curves, clamped inside so that their gradients stay finite.
 """
 
 from __future__ import annotations
@@ -100,3 +101,13 @@ def laplacian_detail(x: torch.Tensor) -> torch.Tensor:
     up = torch.zeros_like(x)
     up[..., ::2, ::2] = filtered[..., ::2, ::2] * 4
     return x - _gauss5(up)
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded values in [0, 1] to linear light (IEC 61966-2-1)."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """Linear light in [0, 1] to sRGB-encoded values (IEC 61966-2-1)."""
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)

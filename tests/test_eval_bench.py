@@ -143,6 +143,9 @@ def test_eval_relights_at_the_working_size_as_apply_does(pairs: Path, tiny_ckpt:
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["max_side"] == 16
+    default = runner.invoke(app, [*args[:-4], "--out", str(tmp_path / "default"), "--device", "cpu"])
+    assert default.exit_code == 0, default.output
+    assert json.loads((tmp_path / "default" / "summary.json").read_text())["max_side"] == 1024  # none recorded
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     scored = float(next(r for r in rows if r.startswith("Pair000,") and ",model," in r).split(",")[3])
 

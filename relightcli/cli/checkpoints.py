@@ -81,7 +81,14 @@ def export(
 
     import torch
 
-    from ..checkpoint import INFERENCE_KEY, load_model, read_checkpoint, resolve_weights, save_checkpoint
+    from ..checkpoint import (
+        INFERENCE_KEY,
+        load_model,
+        read_checkpoint,
+        resolve_weights,
+        save_checkpoint,
+        valid_max_side,
+    )
     from ..models import create_model
 
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
@@ -112,7 +119,7 @@ def export(
             raise RelightError(f"--light-weights {light_weights}: not a {type(reader).__name__} light estimator")
         reader.load_state_dict(estimator.state_dict())
         meta["light_reader"] = Path(str(light_weights)).name
-    if max_side is not None and (max_side < 0 or 0 < max_side < 16):
+    if max_side is not None and not valid_max_side(max_side):
         raise RelightError(f"--max-side {max_side}: must be 0 (full resolution) or at least 16")
     inference = dict(model.relight_inference)
     if flip_ensemble is not None:

@@ -86,12 +86,12 @@ def load_relighter(
     flip_ensemble: bool | None = None,
 ) -> Any:
     """The `Relighter` the command runs: the given or shipped weights, with the command's options checked."""
-    from ..checkpoint import load_model
+    from ..checkpoint import load_model, valid_max_side
     from ..inference.engine import Relighter
 
     if tile is not None and tile <= 2 * tile_overlap:
         raise RelightError(f"--tile {tile} must be larger than twice --tile-overlap {tile_overlap}")
-    if (max_side is not None and 0 < max_side < 16) or (max_side or 0) < 0:
+    if max_side is not None and not valid_max_side(max_side):
         raise RelightError(f"--max-side {max_side}: must be 0 (full resolution) or at least 16")
 
     if weights is None:

@@ -187,7 +187,7 @@ def evaluate(
         "device": str(relighter.device),
         "precision": relighter.precision,
         "flip_ensemble": relighter.flip_ensemble,
-        "max_side": relighter.max_side,
+        "max_side": relighter.default_max_side if relighter.max_side is None else relighter.max_side,
         "metrics": metrics,
         "lpips": lpips_note or ("LPIPS: AlexNet v0.1." if lpips is not None else "LPIPS unavailable."),
         "methods": methods,

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.vidit import DIRECTIONS, TEMPERATURES
+from ..ops import linear_to_srgb, srgb_to_linear
 from ._registry import register_model
 
 N_DIRECTIONS, N_TEMPERATURES = len(DIRECTIONS), len(TEMPERATURES)
@@ -48,7 +49,7 @@ def normalize_exposure(x: torch.Tensor, quantile: float = 0.98) -> torch.Tensor:
     """sRGB ``(B, 3, H, W)`` to linear light re-exposed so that each image's ``quantile`` luminance is 1 (clipped
     above): the same photo taken brighter or darker gives the same input, and a dark, one-light scene has its
     lit surfaces at full range. A scale in linear light leaves chromaticity, so the colour temperature, alone."""
-    lin = torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+    lin = srgb_to_linear(x)
     lum = (0.2126 * lin[:, 0] + 0.7152 * lin[:, 1] + 0.0722 * lin[:, 2]).flatten(1)
     scale = torch.quantile(lum, quantile, dim=1).clamp_min(1e-4)[:, None, None, None]
     return (lin / scale).clamp(0.0, 1.0)
@@ -60,7 +61,7 @@ def input_features(x: torch.Tensor) -> torch.Tensor:
     hard to build) and the pixel coordinates (CoordConv, Liu et al., NeurIPS 2018: where in the frame the light
     falls, as from a lamp to one side)."""
     lin = normalize_exposure(x)
-    srgb = torch.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+    srgb = linear_to_srgb(lin)
     eps = 0.02  # dark pixels' chromaticity is noise: damp it
     chroma = torch.log((lin[:, 0::2] + eps) / (lin[:, 1:2] + eps)).clamp(-3, 3) / 3
     b, _, h, w = x.shape

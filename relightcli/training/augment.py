@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import RelightError
+from ..ops import linear_to_srgb, srgb_to_linear
 
 
 def check_scales(scales: tuple[float, ...]) -> None:
@@ -59,20 +60,11 @@ TONE_GAMMA = (0.85, 1.15)  # display values raised to this power
 _TONE_SALT = 7_919  # keeps the tone draws apart from the scale draws of the same step
 
 
-def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0) + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
-
-
 def tone_curve(x: torch.Tensor, stops: torch.Tensor, contrast: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     """sRGB values ``x`` (B, C, H, W) in [0, 1] seen through another camera response, per sample: ``stops`` of
     exposure in linear light, then ``contrast`` about mid-grey and ``gamma`` on the display values (each (B,))."""
     shape = (-1, 1, 1, 1)
-    display = _linear_to_srgb(_srgb_to_linear(x) * torch.exp2(stops).view(shape))
+    display = linear_to_srgb((srgb_to_linear(x) * torch.exp2(stops).view(shape)).clamp(0, 1))
     display = (0.5 + contrast.view(shape) * (display - 0.5)).clamp(0, 1)
     return display ** gamma.view(shape)
 
@@ -93,10 +85,9 @@ def tone_batch(
     gamma = TONE_GAMMA[0] + torch.rand(b, generator=gen) * (TONE_GAMMA[1] - TONE_GAMMA[0])
     if not chosen.any():
         return x, y
-    stops, contrast, gamma = (torch.where(chosen, v, d) for v, d in ((stops, 0.0), (contrast, 1.0), (gamma, 1.0)))
-    params = [t.to(x.device, x.dtype) for t in (stops, contrast, gamma)]
-    src, guide = (tone_curve(x[:, c : c + 3], *params) for c in (0, 3))
-    toned_y = tone_curve(y, *params)
-    keep = chosen.to(x.device).view(-1, 1, 1, 1)  # the others exactly as they were, not through a round trip
-    toned_x = torch.cat([src, guide, x[:, 6:]], dim=1)
-    return torch.where(keep, toned_x, x), torch.where(keep, toned_y, y)
+    params = [t[chosen].to(x.device, x.dtype) for t in (stops, contrast, gamma)]
+    k = chosen.to(x.device)
+    x, y = x.clone(), y.clone()  # the pairs not chosen stay exactly as they were
+    x[k, :6] = tone_curve(x[k, :6], *params)  # source and guide: the curve is the same on every channel
+    y[k] = tone_curve(y[k], *params)
+    return x, y

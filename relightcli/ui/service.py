@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..assets import preset
+from ..checkpoint import valid_max_side
 from ..data.vidit import Setting
 from ..errors import RelightError
 from ..io import RGBImage, read_depth, read_image, write_image
@@ -187,7 +188,7 @@ class RelightService:
         """Relight ``photo`` under ``guide``'s lighting or the preset ``light``; a depth of ``None`` is
         estimated. ``flip_ensemble``/``max_side`` of ``None`` keep the server's defaults (``max_side`` 0: every
         pixel). The full-resolution PNG (16-bit for a 16-bit source) is written atomically."""
-        if max_side is not None and (max_side < 0 or 0 < max_side < 16):
+        if max_side is not None and not valid_max_side(max_side):
             raise RelightError(f"max side {max_side}: must be 0 (every pixel) or at least 16")
         source = self.read_photo(photo)
         assert photo is not None
