@@ -5,14 +5,14 @@ Usage: python benchmarks/light_calibration.py FOLDER... [--weights W] [--scales 
 
 Each FOLDER holds images named with their setting (``Image049_4500_E.png``, as ``relight synth`` writes them), from
 the light estimator's *validation* scenes, never a set it is judged on. Every image is read as the engine reads it
-(128x128, the flip ensemble). For each folder, and for all of them pooled, it prints direction top-1, the mean top
-probability, and the negative log-likelihood of the true direction at scale 1 and at the scale that minimises it.
-Then, per scale, what a light-aware relighter does with the readings: ``--pairs`` random pairs of images from
-different scenes, the probability that both lights come from one direction as `lightcode.same_direction`
-computes it (the weight of the colour-only path, at ``gate_sharpness`` = the scale), its Brier score against
-whether they do, and a reliability table (mean probability against the frequency, in five bins). A calibrated
-gate has the frequency equal to the probability in every bin. ``relight export W OUT --model-arg
-gate_sharpness=V`` records a scale in a light-aware relighter.
+(at the estimator's working size, with the flip ensemble). For each folder, and for all of them pooled, it prints
+direction top-1, the mean top probability, and the negative log-likelihood of the true direction at scale 1 and at
+the scale that minimises it. Then, per scale, what a light-aware relighter does with the readings: ``--pairs``
+random pairs of images from different scenes, the probability that both lights come from one direction as
+`lightcode.same_direction` computes it (the weight of the colour-only path, at ``gate_sharpness`` = the scale), its
+Brier score against whether they do, and a reliability table (mean probability against the frequency, in five
+bins). A calibrated gate has the frequency equal to the probability in every bin. ``relight export W OUT
+--model-arg gate_sharpness=V`` records a scale in a light-aware relighter.
 """
 
 from __future__ import annotations

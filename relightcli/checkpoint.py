@@ -23,7 +23,8 @@ from . import __version__
 from .atomic import atomic_write_bytes
 from .errors import RelightError
 from .hub import cached_file, hub_reachable
-from .models import create_model, model_info
+from .models import create_model, list_models, model_info
+from .models.s3net import LEGACY_READER_SIZE
 
 FORMAT = "relightcli"
 FORMAT_VERSION = "1"
@@ -207,23 +208,36 @@ def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], sou
 
 
 def stored_model_args(meta: dict[str, str], source: str) -> dict[str, Any]:
-    """The constructor options a relightcli checkpoint's metadata records (``{}`` when it records none)."""
+    """The constructor options a relightcli checkpoint's metadata records (``{}`` when it records none), with
+    those its model took before it recorded them: a light-aware relighter that does not record ``reader_size``
+    carries a reader of `LEGACY_READER_SIZE`."""
     try:
-        return json.loads(meta.get(MODEL_ARGS_KEY, "{}"))
+        args = json.loads(meta.get(MODEL_ARGS_KEY, "{}"))
     except json.JSONDecodeError as exc:
         raise RelightError(f"{source}: corrupt model_args metadata ({exc})") from exc
+    name = meta.get(MODEL_KEY)
+    if isinstance(args, dict) and name in list_models(task=None) and model_info(name).told_light:
+        args.setdefault("reader_size", LEGACY_READER_SIZE)
+    return args
 
 
-def require_same_args(meta: dict[str, str], name: str, wanted: dict[str, Any], source: str) -> None:
+def require_same_args(
+    meta: dict[str, str], name: str, wanted: dict[str, Any], source: str, free: Sequence[str] = ()
+) -> None:
     """Refuse a checkpoint (``--init``) whose recorded constructor options differ from ``wanted``; both are
-    completed with the registry model ``name``'s defaults first, so an option left out equals its default."""
+    completed with the registry model ``name``'s defaults first, so an option left out equals its default.
+    Options named in ``free`` (ones that change no weight, such as a working size) may differ."""
     if MODEL_ARGS_KEY not in meta:
         return
     from .models._registry import factory_defaults
 
     stored = stored_model_args(meta, source)
     defaults = factory_defaults(name)
-    if json.loads(json.dumps({**defaults, **stored})) != json.loads(json.dumps({**defaults, **wanted})):
+
+    def settled(args: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in json.loads(json.dumps({**defaults, **args})).items() if k not in free}
+
+    if settled(stored) != settled(wanted):
         raise RelightError(
             f"{source}: built with --model-args {json.dumps(stored, sort_keys=True)}, not the "
             f"{json.dumps(wanted, sort_keys=True)} being trained; pass the same"
@@ -280,11 +294,31 @@ def load_model(
         raise RelightError(f"{weights}: checkpoint has no relightcli metadata; say which architecture with --model")
     else:
         name, args = model, dict(model_args or {})
-    net = create_model(name, **args)
+    net = build_for_weights(name, args)
     load_state_dict_strict(net, state, str(weights))
     net.relight_weights = str(weights)
     net.relight_inference = stored_inference(meta, str(weights))
     return net.eval().to(device)
+
+
+def build_for_weights(name: str, args: dict[str, Any]) -> nn.Module:
+    """The registry model ``name`` built with ``args`` to receive a checkpoint's weights: a light-aware
+    relighter is built without loading the shipped light estimator (its checkpoint carries its own reader, and
+    the reader's options are then only those the checkpoint records)."""
+    build = {"light_weights": None} if model_info(name).told_light else {}
+    return create_model(name, **args, **build)
+
+
+def rebuild(model: nn.Module, **changes: Any) -> nn.Module:
+    """The same model with its constructor options changed (options that leave its weights' shapes alone, such
+    as ``gate_sharpness`` or ``reader_size``), carrying its weights and inference defaults."""
+    rebuilt = build_for_weights(model.relight_info.name, {**model.relight_args, **changes})
+    rebuilt.load_state_dict(model.state_dict())
+    rebuilt.relight_inference = dict(getattr(model, "relight_inference", {}))
+    for attr in ("relight_weights",):
+        if hasattr(model, attr):
+            setattr(rebuilt, attr, getattr(model, attr))
+    return rebuilt.to(next(model.parameters()).device).train(model.training)
 
 
 def average_checkpoints(weights: Sequence[str | os.PathLike[str]]) -> nn.Module:

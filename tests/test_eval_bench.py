@@ -1,6 +1,7 @@
 """`relight eval` (metrics, baselines, report) and `relight bench`, and the exactness of inference optimisations."""
 
 import json
+import os
 import platform
 import re
 import subprocess
@@ -527,6 +528,10 @@ def test_look_statistics_per_image_medians_and_the_folder_script(tmp_path: Path)
         write_png(tmp_path / f"Image{k}.png", (img * 255).round().astype(np.uint8))
     write_png(tmp_path / "Image0_depth.png", np.zeros((8, 8), np.uint16))  # depth maps are left out
     assert measure_folder(tmp_path).images == 2
-    script = Path(__file__).parents[1] / "benchmarks" / "look_stats.py"
-    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    repo = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # this checkout's package, however the venv was installed
+    out = subprocess.run(
+        [sys.executable, str(repo / "benchmarks" / "look_stats.py"), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
     assert out.returncode == 0 and "not VIDIT look" in out.stdout, out.stderr

@@ -156,11 +156,16 @@ def test_fine_tuning_starts_from_the_given_estimator_and_refuses_another_shape(
     tuned = load_model(tmp_path / "ft" / "last.safetensors").state_dict()
     weights = [k for k in start if "running" not in k and "num_batches" not in k]
     assert all(torch.equal(start[k], tuned[k]) for k in weights)  # lr 0: the weights are the init's
-    with pytest.raises(RelightError, match="--model-args"):
+    with pytest.raises(RelightError, match="--model-args"):  # other widths: other weights
         train_light(
-            LightTrainConfig(**{**cfg.__dict__, "out": tmp_path / "ft2", "model_args": {"input_size": 48}}),
+            LightTrainConfig(**{**cfg.__dict__, "out": tmp_path / "ft2", "model_args": {"widths": [8, 8, 16, 16, 16]}}),
             on_message=lambda m: None,
         )
+    # another working size changes no weight: fine-tuning at it starts from the same weights
+    other = LightTrainConfig(**{**cfg.__dict__, "out": tmp_path / "ft4", "model_args": {"input_size": 48}})
+    train_light(other, on_message=lambda m: None)
+    tuned = load_model(tmp_path / "ft4" / "last.safetensors")
+    assert tuned.input_size == 48 and all(torch.equal(start[k], tuned.state_dict()[k]) for k in weights)
     result = runner.invoke(app, ["train", "--model", "light_net", "--data", str(scenes), "--init",
                                  str(tmp_path / "missing.safetensors"), "-o", str(tmp_path / "ft3")])  # fmt: skip
     assert result.exit_code != 0 and "missing.safetensors" in result.output and "Traceback" not in result.output

@@ -1,10 +1,12 @@
 """The relighter told the lights (s3net_lite_lightaware) and its light codes (relightcli.models.lightcode)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 import relightcli
@@ -283,6 +285,53 @@ def test_it_trains_from_colour_model_weights(tmp_path: Path) -> None:
         torch.testing.assert_close(trained.light_reader.state_dict()[k], v)
 
 
+def test_the_reader_size_is_the_estimators_and_checkpoints_that_do_not_record_it_keep_128(tmp_path: Path) -> None:
+    from relightcli.assets import default_light_weights
+    from relightcli.checkpoint import read_checkpoint
+    from relightcli.models.s3net import LEGACY_READER_SIZE
+
+    shipped = relightcli.load_model(default_light_weights()).input_size
+    fresh = tiny_model(NAME)
+    assert fresh.light_reader.input_size == shipped and fresh.relight_args["reader_size"] == shipped
+    for size in (64, 96):  # an estimator of its own size, given as the starting reader
+        est = tmp_path / f"est{size}.safetensors"
+        relightcli.save_checkpoint(relightcli.create_model("light_net", input_size=size), est)
+        built = relightcli.create_model(NAME, **TINY_ARGS[NAME], light_weights=str(est))
+        assert built.light_reader.input_size == size and built.relight_args["reader_size"] == size
+    # a checkpoint written before reader_size was recorded: rebuilt with the reader it was made with
+    legacy = tmp_path / "legacy.safetensors"
+    relightcli.save_checkpoint(tiny_model(NAME), legacy)
+    state, meta = read_checkpoint(legacy)
+    args = json.loads(meta["model_args"])
+    del args["reader_size"]
+    save_file(state, legacy, metadata={**meta, "model_args": json.dumps(args)})
+    loaded = relightcli.load_model(legacy)
+    assert loaded.light_reader.input_size == LEGACY_READER_SIZE == 128
+    assert loaded.relight_args["reader_size"] == 128  # and re-saved, it records it
+    with pytest.raises(relightcli.RelightError, match="reader_size must be a whole number"):
+        relightcli.create_model(NAME, **TINY_ARGS[NAME], reader_size=8)
+
+
+def test_fine_tuning_continues_the_checkpoints_model_as_it_was_built(tmp_path: Path) -> None:
+    """``--init W`` without --model-args: W's recorded options (its reader's size, its calibrated gate) carry on,
+    as `relight train --init weights/relight-default.safetensors` needs; the inference-only sharpnesses may be
+    set apart from W's, options that shape the weights may not."""
+    data = tmp_path / "vidit"
+    synthesize(data, scenes=3, size=32, seed=3, pairs=2, supersample=1)
+    start = relightcli.create_model(NAME, **TINY_ARGS[NAME], reader_size=96, gate_sharpness=2.0)
+    relightcli.save_checkpoint(start, tmp_path / "start.safetensors")
+    base = dict(data=data, model=NAME, epochs=1, batch_size=2, lr=1e-8, max_steps=1, loss="l1", val_max=1,
+                init=str(tmp_path / "start.safetensors"), device="cpu")  # fmt: skip
+    train(TrainConfig(**base, out=tmp_path / "run"))
+    tuned = relightcli.load_model(tmp_path / "run" / "last.safetensors")
+    assert tuned.light_reader.input_size == 96 and tuned.gate_sharpness == 2.0
+    assert tuned.relight_args["encoder_args"] == TINY_ARGS[NAME]["encoder_args"]
+    train(TrainConfig(**base, out=tmp_path / "sharp", model_args={"gate_sharpness": 3.0}))
+    assert relightcli.load_model(tmp_path / "sharp" / "last.safetensors").gate_sharpness == 3.0
+    with pytest.raises(relightcli.RelightError, match="--model-args"):
+        train(TrainConfig(**base, out=tmp_path / "other", model_args={"reader_size": 128}))
+
+
 def test_eval_tells_the_recorded_settings_only_to_a_model_told_the_lights(tmp_path: Path) -> None:
     from relightcli.evaluation import evaluate
 
@@ -429,6 +478,21 @@ def test_export_swaps_the_carried_light_reader_and_refuses_what_cannot_be_one(tm
     x = torch.rand(1, 8, 64, 64)
     with torch.inference_mode():
         assert not torch.allclose(loaded.read_lights(x)[0], model.read_lights(x)[0])
+    # an estimator of another working size: the relighter records it and reads at it, as the estimator does
+    wide = relightcli.create_model("light_net", input_size=64)
+    wide.load_state_dict(reader.state_dict())
+    wide_file, wide_out = tmp_path / "reader64.safetensors", tmp_path / "swapped64.safetensors"
+    relightcli.save_checkpoint(wide, wide_file)
+    result = runner.invoke(app, ["export", str(out), str(wide_out), "--light-weights", str(wide_file)])
+    assert result.exit_code == 0, result.output
+    loaded64 = relightcli.load_model(wide_out)
+    assert loaded64.light_reader.input_size == 64 and loaded64.relight_args["reader_size"] == 64
+    from relightcli.light import LightEstimator
+
+    with torch.inference_mode():
+        codes = loaded64.read_lights(x)[0].float()
+    logits = LightEstimator(wide_file, device="cpu").logits(x[:, :3])
+    torch.testing.assert_close(codes[:, :8], torch.softmax(logits[:, :8], 1), atol=2e-3, rtol=0)
     plain = tmp_path / "plain.safetensors"
     relightcli.save_checkpoint(tiny_model("s3net_lite_ratio"), plain)
     for src, weights, message in (

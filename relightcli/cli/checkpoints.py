@@ -85,11 +85,11 @@ def export(
         INFERENCE_KEY,
         load_model,
         read_checkpoint,
+        rebuild,
         resolve_weights,
         save_checkpoint,
         valid_max_side,
     )
-    from ..models import create_model
 
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
     if dtype not in dtypes:
@@ -105,10 +105,7 @@ def export(
                 changes[key] = json.loads(value)
             except json.JSONDecodeError:
                 changes[key] = value
-        rebuilt = create_model(model.relight_info.name, **{**model.relight_args, **changes})  # checks the options
-        rebuilt.load_state_dict(model.state_dict())
-        rebuilt.relight_inference = model.relight_inference
-        model = rebuilt
+        model = rebuild(model, **changes)  # checks the options
     meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
     if light_weights is not None:
         reader = getattr(model, "light_reader", None)
@@ -117,6 +114,9 @@ def export(
         estimator = load_model(light_weights)
         if estimator.relight_info.task != "light" or type(estimator) is not type(reader):
             raise RelightError(f"--light-weights {light_weights}: not a {type(reader).__name__} light estimator")
+        if estimator.input_size != reader.input_size:  # the relighter reads at the estimator's working size
+            model = rebuild(model, reader_size=estimator.input_size)
+            reader = model.light_reader
         reader.load_state_dict(estimator.state_dict())
         meta["light_reader"] = Path(str(light_weights)).name
     if max_side is not None and not valid_max_side(max_side):

@@ -48,7 +48,9 @@ class LightTrainConfig:
     weight_decay: float = 0.01
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.05
-    cache_size: int = 224
+    cache_size: int | None = None
+    """Side at which images are cached (uint8) before the crop-and-scale augmentation; default: 224, or the
+    model's input size when that is larger, so that crops are not upsampled more than they must be."""
     val_split: float = 0.1
     seed: int = 0
     device: str = "auto"
@@ -113,15 +115,21 @@ def _concat(parts: list[LabelledImages]) -> LabelledImages:
     )
 
 
-def load_folders(cfg: LightTrainConfig) -> tuple[LabelledImages, LabelledImages]:
+def cache_side(cfg: LightTrainConfig, input_size: int) -> int:
+    """The side images are cached at: ``cfg.cache_size``, else 224 or the model's input size if larger."""
+    return cfg.cache_size if cfg.cache_size is not None else max(224, input_size)
+
+
+def load_folders(cfg: LightTrainConfig, input_size: int = 128) -> tuple[LabelledImages, LabelledImages]:
     """Training and validation images of every ``cfg.data`` folder, split by scene within each folder."""
     train, val = [], []
+    side = cache_side(cfg, input_size)
     for i, folder in enumerate(cfg.data):
         index = scan_flat(_flat_folder(folder))
         tr, va = split_scenes(index.scenes, cfg.val_split, seed=cfg.seed)
-        train.append(load_labelled(index, tr, cfg.cache_size, i))
+        train.append(load_labelled(index, tr, side, i))
         if va:
-            val.append(load_labelled(index, va, cfg.cache_size, i))
+            val.append(load_labelled(index, va, side, i))
     if not val:
         raise RelightError("no validation scenes: raise --val-split or add scenes")
     return _concat(train), _concat(val)
@@ -213,7 +221,7 @@ def train_light(
     model = model.to(device)
     size = model.input_size
     start_time = time.perf_counter()
-    train, val = load_folders(cfg)
+    train, val = load_folders(cfg, size)
     on_message(
         f"{len(train)} training images ({len(set(train.scenes))} scenes), {len(val)} validation images "
         f"({len(set(val.scenes))} scenes), loaded in {time.perf_counter() - start_time:.0f} s"
@@ -235,6 +243,7 @@ def train_light(
     if cfg.init is not None:
         recipe["init"] = Path(cfg.init).name
     recipe["model_args"] = args
+    recipe["cache_size"] = cache_side(cfg, size)
     meta = {"recipe": json.dumps(recipe, sort_keys=True, default=str)}
     while epoch < cfg.epochs and (cfg.max_steps is None or step < cfg.max_steps):
         model.train()
@@ -287,14 +296,15 @@ def train_light(
 
 
 def _init_from(model: torch.nn.Module, init: str, name: str, args: dict) -> None:
-    """Copy an estimator checkpoint's weights into ``model``; one of another model or options is refused."""
+    """Copy an estimator checkpoint's weights into ``model``; one of another model or options is refused, except
+    the working size and dropout, which change no weight (fine-tuning at another ``input_size``)."""
     from ..checkpoint import MODEL_KEY, load_state_dict_strict, read_checkpoint, require_same_args, resolve_weights
 
     state, meta = read_checkpoint(resolve_weights(init))
     stored = meta.get(MODEL_KEY)
     if stored is not None and stored != name:
         raise RelightError(f"--init {init}: holds model {stored!r}, not the light estimator {name!r} being trained")
-    require_same_args(meta, name, args, f"--init {init}")
+    require_same_args(meta, name, args, f"--init {init}", free=("input_size", "dropout"))
     load_state_dict_strict(model, state, f"--init {init}")
 
 

@@ -124,7 +124,8 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     """Build a registered model by name, with keyword overrides of its factory's defaults.
 
     The returned module carries ``relight_info`` (its `ModelInfo`) and ``relight_args`` (the overrides,
-    JSON-serialisable) so that a checkpoint can rebuild it without being told.
+    JSON-serialisable, plus any option the factory settled from its starting weights, listed in the module's
+    ``relight_settled_args``) so that a checkpoint can rebuild it without being told.
 
     Example:
         >>> model = create_model("s3net_res2net50d")
@@ -141,6 +142,8 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     model = factory(**overrides)
     model.relight_info = info
     model.relight_args = {k: v for k, v in overrides.items() if k not in _BUILD_ONLY_ARGS}
+    # an option a factory settled itself (a default that depends on the starting weights) is recorded as settled
+    model.relight_args.update(getattr(model, "relight_settled_args", {}))
     return model
 
 

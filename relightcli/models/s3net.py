@@ -148,6 +148,7 @@ class S3Net(nn.Module):
             renormalised (a softmax of the logits times it), while the FiLM and the table see the codes as read.
             Above 1, two readings that agree on a direction commit to the colour-only path, and two that disagree
             to the per-pixel one. Known settings (one-hot codes) are unaffected.
+        reader_size: The light reader's working size (its ``input_size``: the photos are read resized to it).
     """
 
     size_multiple = 32
@@ -164,6 +165,7 @@ class S3Net(nn.Module):
         told_light: bool = False,
         reading_sharpness: float = 1.0,
         gate_sharpness: float = 1.0,
+        reader_size: int = 128,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -191,7 +193,7 @@ class S3Net(nn.Module):
             nn.init.zeros_(self.light_film[2].bias)
         self.light_reader: LightNet | None = None
         if told_light:
-            self.light_reader = LightNet().requires_grad_(False).eval()
+            self.light_reader = LightNet(input_size=reader_size).requires_grad_(False).eval()
             code = 2 * lightcode.CODE
             self.code_film = nn.Sequential(nn.Linear(code, 64), nn.ReLU(inplace=True), nn.Linear(64, 2 * c3))
             nn.init.zeros_(self.code_film[2].weight)
@@ -433,16 +435,29 @@ def s3net_lite_lightaware(
     light_weights: str | None = "default",
     reading_sharpness: float = 1.0,
     gate_sharpness: float = 1.0,
+    reader_size: int | None = None,
 ) -> S3Net:
     """s3net_lite_lightcolour told the source's and target's light (read, or exact with --light): FiLM codes and
     a colour-only path where the direction stays.
 
     ``light_weights``: the light reader's starting weights, ``"default"`` for the shipped light estimator (a
     checkpoint of this model carries its own), ``None`` for none (random, as in tests). ``reading_sharpness``,
-    ``gate_sharpness``: see `S3Net`."""
+    ``gate_sharpness``, ``reader_size``: see `S3Net`. ``reader_size`` left out is the working size of the
+    estimator in ``light_weights`` (recorded with the model, so its checkpoints say it), or `LEGACY_READER_SIZE`
+    without one: checkpoints that do not record it were all made with readers of that size."""
     for name, value in (("reading_sharpness", reading_sharpness), ("gate_sharpness", gate_sharpness)):
         if not (math.isfinite(value) and value > 0):
             raise RelightError(f"{name} must be a positive number, got {value}")
+    if light_weights == "default":
+        from ..assets import default_light_weights
+
+        light_weights = str(default_light_weights())
+    settled = {}
+    if reader_size is None:
+        reader_size = LEGACY_READER_SIZE if light_weights is None else _estimator_size(light_weights)
+        settled = {"reader_size": reader_size} if light_weights is not None else {}
+    if not (isinstance(reader_size, int) and not isinstance(reader_size, bool) and reader_size >= 16):
+        raise RelightError(f"reader_size must be a whole number of pixels, at least 16, got {reader_size}")
     model = _lite(
         encoder,
         pretrained_backbone,
@@ -453,20 +468,37 @@ def s3net_lite_lightaware(
         told_light=True,
         reading_sharpness=reading_sharpness,
         gate_sharpness=gate_sharpness,
+        reader_size=reader_size,
     )
     assert model.light_reader is not None
+    model.relight_settled_args = settled
     if light_weights is not None and next(model.parameters()).device.type != "meta":
         from safetensors.torch import load_file  # not relightcli.checkpoint: it imports this module
 
-        if light_weights == "default":
-            from ..assets import default_light_weights
-
-            light_weights = str(default_light_weights())
         try:
             model.light_reader.load_state_dict(load_file(light_weights))
         except Exception as exc:  # a missing, truncated or foreign file
             raise RelightError(f"light_weights {light_weights}: not a light estimator's weights ({exc})") from None
     return model
+
+
+LEGACY_READER_SIZE = 128
+"""The light reader's working size in checkpoints that do not record ``reader_size`` (all made before it)."""
+
+
+def _estimator_size(path: str) -> int:
+    """The working size (``input_size``) a light estimator checkpoint records; 128, light_net's default, if none."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, "pt") as f:
+            meta = f.metadata() or {}
+        size = json.loads(meta.get("model_args", "{}")).get("input_size", 128)
+    except Exception as exc:  # a missing, truncated or foreign file
+        raise RelightError(f"light_weights {path}: not a light estimator's weights ({exc})") from None
+    return int(size)
 
 
 WIDENS = {

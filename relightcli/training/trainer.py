@@ -33,12 +33,14 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampl
 
 from ..atomic import atomic_write_bytes
 from ..checkpoint import (
+    MODEL_ARGS_KEY,
     MODEL_KEY,
     load_state_dict_strict,
     read_checkpoint,
     require_same_args,
     resolve_weights,
     save_checkpoint,
+    stored_model_args,
 )
 from ..data import AnyToAnyDataset, PairDataset, pool_folders, scan_flat, scan_pairs, split_scenes
 from ..errors import RelightError
@@ -47,6 +49,7 @@ from ..inference.engine import cpu_bf16_note, cpu_has_native_bf16, forward_padde
 from ..losses import RelightLoss
 from ..metrics import psnr, ssim
 from ..models import ModelInfo, create_model, lightcode
+from ..models._registry import factory_defaults
 from ..models.lightcode import settings_code
 from ..models.s3net import WIDENS, widen_input
 from . import distributed
@@ -260,7 +263,7 @@ def _fresh_parameters(model: nn.Module, cfg: TrainConfig) -> set[str]:
     return {n for n, p in model.named_parameters() if p.requires_grad and n not in state}
 
 
-def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
+def _init_from(model: nn.Module, cfg: TrainConfig, requested: dict[str, Any]) -> None:
     """Fine-tuning: copy a checkpoint's weights (file or hf://) into the freshly built ``model``."""
     state, meta = read_checkpoint(resolve_weights(cfg.init))
     stored = meta.get(MODEL_KEY)
@@ -271,8 +274,23 @@ def _init_from(model: nn.Module, cfg: TrainConfig) -> None:
             )
         # the same network with more input channels: start exactly where the checkpoint was
         state = widen_input(state, model.state_dict())
-    require_same_args(meta, cfg.model, cfg.model_args, f"--init {cfg.init}")
+    require_same_args(meta, cfg.model, requested, f"--init {cfg.init}", free=WEIGHT_FREE_ARGS)
     load_state_dict_strict(model, state, f"--init {cfg.init}")
+
+
+WEIGHT_FREE_ARGS = ("reading_sharpness", "gate_sharpness")
+"""Model options that only scale readings at inference: ``--model-args`` may set them apart from ``--init``'s."""
+
+
+def _args_with_init(cfg: TrainConfig) -> dict[str, Any]:
+    """``--model-args`` completed with the options the ``--init`` checkpoint records and they leave out (those the
+    model being trained takes): fine-tuning a checkpoint continues the model it holds, as it was built."""
+    _, meta = read_checkpoint(resolve_weights(cfg.init))
+    if MODEL_ARGS_KEY not in meta:
+        return dict(cfg.model_args)
+    accepted = factory_defaults(cfg.model)
+    stored = stored_model_args(meta, f"--init {cfg.init}")
+    return {**{k: v for k, v in stored.items() if k in accepted}, **cfg.model_args}
 
 
 def _seed_everything(seed: int) -> None:
@@ -361,13 +379,16 @@ def _train(cfg: TrainConfig, device: torch.device, dist_info: distributed.DistIn
 
     _seed_everything(cfg.seed)
     init = {"pretrained_backbone": True} if cfg.pretrained_backbone and state is None else {}
-    model = create_model(cfg.model, **init, **cfg.model_args)
+    requested = _args_with_init(cfg) if state is None and cfg.init is not None else dict(cfg.model_args)
+    model = create_model(cfg.model, **init, **requested)
     info = model.relight_info
     if state is not None:
         load_state_dict_strict(model, state["model"], str(run / STATE_FILE))
     elif cfg.init is not None:
-        _init_from(model, cfg)
+        _init_from(model, cfg, requested)
         reporter.message(f"starting from the weights in {cfg.init} (fresh optimizer and schedule)")
+    # every option as built (one the model settled itself too), so that --resume rebuilds exactly this model
+    cfg = dataclasses.replace(cfg, model_args=dict(model.relight_args))
     model.to(device)
     if dist_info.enabled and device.type == "cuda" and not cfg.freeze_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
