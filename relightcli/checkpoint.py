@@ -24,7 +24,6 @@ from .atomic import atomic_write_bytes
 from .errors import RelightError
 from .hub import cached_file, hub_reachable
 from .models import create_model, list_models, model_info
-from .models.s3net import LEGACY_READER_SIZE
 
 FORMAT = "relightcli"
 FORMAT_VERSION = "1"
@@ -155,19 +154,22 @@ def resolve_weights(spec: str | os.PathLike[str]) -> Path:
         raise RelightError(f"{spec}: download failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The tensors and metadata of a safetensors file; `RelightError` if it is not one (truncated, a pickle...)."""
+def read_checkpoint(
+    path: str | os.PathLike[str], *, tensors: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors (none with ``tensors=False``: the metadata alone, without reading the weights) and metadata
+    of a safetensors file; `RelightError` if it is not one (truncated, a pickle...)."""
     p = Path(path)
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+            state = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}  # noqa: SIM118 (no __iter__)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise RelightError(
             f"{p}: not a readable safetensors checkpoint ({str(exc).splitlines()[0]}); "
             "official .pth/.pkl files must first go through `relight convert`"
         ) from exc
-    return tensors, meta
+    return state, meta
 
 
 def _alias_groups(own: dict[str, torch.Tensor]) -> dict[str, list[str]]:
@@ -209,15 +211,14 @@ def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], sou
 
 def stored_model_args(meta: dict[str, str], source: str) -> dict[str, Any]:
     """The constructor options a relightcli checkpoint's metadata records (``{}`` when it records none), with
-    those its model took before it recorded them: a light-aware relighter that does not record ``reader_size``
-    carries a reader of `LEGACY_READER_SIZE`."""
+    the values its model's options had before they were recorded (`ModelInfo.unrecorded`) where it lacks them."""
     try:
         args = json.loads(meta.get(MODEL_ARGS_KEY, "{}"))
     except json.JSONDecodeError as exc:
         raise RelightError(f"{source}: corrupt model_args metadata ({exc})") from exc
     name = meta.get(MODEL_KEY)
-    if isinstance(args, dict) and name in list_models(task=None) and model_info(name).told_light:
-        args.setdefault("reader_size", LEGACY_READER_SIZE)
+    if isinstance(args, dict) and name in list_models(task=None):
+        args = {**dict(model_info(name).unrecorded), **args}
     return args
 
 
@@ -315,9 +316,8 @@ def rebuild(model: nn.Module, **changes: Any) -> nn.Module:
     rebuilt = build_for_weights(model.relight_info.name, {**model.relight_args, **changes})
     rebuilt.load_state_dict(model.state_dict())
     rebuilt.relight_inference = dict(getattr(model, "relight_inference", {}))
-    for attr in ("relight_weights",):
-        if hasattr(model, attr):
-            setattr(rebuilt, attr, getattr(model, attr))
+    if hasattr(model, "relight_weights"):
+        rebuilt.relight_weights = model.relight_weights
     return rebuilt.to(next(model.parameters()).device).train(model.training)
 
 

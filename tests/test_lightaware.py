@@ -285,29 +285,35 @@ def test_it_trains_from_colour_model_weights(tmp_path: Path) -> None:
         torch.testing.assert_close(trained.light_reader.state_dict()[k], v)
 
 
-def test_the_reader_size_is_the_estimators_and_checkpoints_that_do_not_record_it_keep_128(tmp_path: Path) -> None:
-    from relightcli.assets import default_light_weights
-    from relightcli.checkpoint import read_checkpoint
+def test_the_reader_size_is_the_estimators_and_checkpoints_that_do_not_record_it_keep_128(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import relightcli.assets
+    from relightcli.checkpoint import read_checkpoint, stored_model_args
     from relightcli.models.s3net import LEGACY_READER_SIZE
 
-    shipped = relightcli.load_model(default_light_weights()).input_size
+    sizes = {}
+    for size in (64, 96):  # estimators of their own sizes
+        sizes[size] = tmp_path / f"est{size}.safetensors"
+        relightcli.save_checkpoint(relightcli.create_model("light_net", input_size=size), sizes[size])
+    built = relightcli.create_model(NAME, **TINY_ARGS[NAME], light_weights=str(sizes[96]))  # the starting reader
+    assert built.light_reader.input_size == 96 and built.relight_args["reader_size"] == 96
+    # the shipped estimator (here one of 64) is what a fresh model starts from, at its size
+    monkeypatch.setattr(relightcli.assets, "default_light_weights", lambda: sizes[64])
     fresh = tiny_model(NAME)
-    assert fresh.light_reader.input_size == shipped and fresh.relight_args["reader_size"] == shipped
-    for size in (64, 96):  # an estimator of its own size, given as the starting reader
-        est = tmp_path / f"est{size}.safetensors"
-        relightcli.save_checkpoint(relightcli.create_model("light_net", input_size=size), est)
-        built = relightcli.create_model(NAME, **TINY_ARGS[NAME], light_weights=str(est))
-        assert built.light_reader.input_size == size and built.relight_args["reader_size"] == size
-    # a checkpoint written before reader_size was recorded: rebuilt with the reader it was made with
+    assert fresh.light_reader.input_size == 64 and fresh.relight_args["reader_size"] == 64
+    # a checkpoint written before reader_size was recorded: rebuilt with the 128 reader it was made with,
+    # whatever the shipped estimator's size, and --init inherits that size (stored_model_args fills it in)
     legacy = tmp_path / "legacy.safetensors"
-    relightcli.save_checkpoint(tiny_model(NAME), legacy)
+    relightcli.save_checkpoint(fresh, legacy)
     state, meta = read_checkpoint(legacy)
     args = json.loads(meta["model_args"])
     del args["reader_size"]
-    save_file(state, legacy, metadata={**meta, "model_args": json.dumps(args)})
+    meta = {**meta, "model_args": json.dumps(args)}
+    save_file(state, legacy, metadata=meta)
+    assert stored_model_args(meta, "legacy")["reader_size"] == LEGACY_READER_SIZE == 128
     loaded = relightcli.load_model(legacy)
-    assert loaded.light_reader.input_size == LEGACY_READER_SIZE == 128
-    assert loaded.relight_args["reader_size"] == 128  # and re-saved, it records it
+    assert loaded.light_reader.input_size == 128 and loaded.relight_args["reader_size"] == 128  # re-saved: recorded
     with pytest.raises(relightcli.RelightError, match="reader_size must be a whole number"):
         relightcli.create_model(NAME, **TINY_ARGS[NAME], reader_size=8)
 

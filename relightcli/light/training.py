@@ -120,8 +120,9 @@ def cache_side(cfg: LightTrainConfig, input_size: int) -> int:
     return cfg.cache_size if cfg.cache_size is not None else max(224, input_size)
 
 
-def load_folders(cfg: LightTrainConfig, input_size: int = 128) -> tuple[LabelledImages, LabelledImages]:
-    """Training and validation images of every ``cfg.data`` folder, split by scene within each folder."""
+def load_folders(cfg: LightTrainConfig, input_size: int) -> tuple[LabelledImages, LabelledImages]:
+    """Training and validation images of every ``cfg.data`` folder, split by scene within each folder, cached
+    for a model of working size ``input_size`` (`cache_side`)."""
     train, val = [], []
     side = cache_side(cfg, input_size)
     for i, folder in enumerate(cfg.data):

@@ -42,6 +42,8 @@ class ModelInfo:
             `relightcli.light`).
         told_light: Whether forward also takes ``source_light``/``target_light`` codes
             (`relightcli.models.lightcode`), each optional: what is not given the model reads from the photos.
+        unrecorded: ``(option, value)`` pairs: the value an option had in checkpoints written before the
+            option was recorded (or existed); `relightcli.checkpoint.stored_model_args` fills them in.
     """
 
     name: str
@@ -56,6 +58,7 @@ class ModelInfo:
     int8_fp32: tuple[str, ...] = ()
     task: str = "relight"
     told_light: bool = False
+    unrecorded: tuple[tuple[str, Any], ...] = ()
 
 
 TASKS = ("relight", "light")
@@ -76,6 +79,7 @@ def register_model(
     int8_fp32: tuple[str, ...] = (),
     task: str = "relight",
     told_light: bool = False,
+    unrecorded: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a model factory under its function name; the docstring's first line becomes its description."""
 
@@ -101,6 +105,7 @@ def register_model(
             int8_fp32=int8_fp32,
             task=task,
             told_light=told_light,
+            unrecorded=tuple((unrecorded or {}).items()),
         )
         return fn
 

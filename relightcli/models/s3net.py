@@ -420,6 +420,10 @@ TOLD_RANGE = (-0.5, 0.5 + math.exp(3.0))
 """Bounds of a model told the lights: the ratio head's, with the temperature table's gain in [e^-1, e] on top."""
 
 
+LEGACY_READER_SIZE = 128
+"""The light reader's working size in checkpoints that do not record ``reader_size`` (all made before it)."""
+
+
 @register_model(
     size_multiple=32,
     output_range=TOLD_RANGE,
@@ -427,6 +431,7 @@ TOLD_RANGE = (-0.5, 0.5 + math.exp(3.0))
     int8_safe=True,
     int8_fp32=("global_head", "light_reader", "code_film"),
     told_light=True,
+    unrecorded={"reader_size": LEGACY_READER_SIZE},
 )
 def s3net_lite_lightaware(
     encoder: str = "res2net50d",
@@ -480,10 +485,6 @@ def s3net_lite_lightaware(
         except Exception as exc:  # a missing, truncated or foreign file
             raise RelightError(f"light_weights {light_weights}: not a light estimator's weights ({exc})") from None
     return model
-
-
-LEGACY_READER_SIZE = 128
-"""The light reader's working size in checkpoints that do not record ``reader_size`` (all made before it)."""
 
 
 def _estimator_size(path: str) -> int:

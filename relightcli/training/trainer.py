@@ -285,7 +285,7 @@ WEIGHT_FREE_ARGS = ("reading_sharpness", "gate_sharpness")
 def _args_with_init(cfg: TrainConfig) -> dict[str, Any]:
     """``--model-args`` completed with the options the ``--init`` checkpoint records and they leave out (those the
     model being trained takes): fine-tuning a checkpoint continues the model it holds, as it was built."""
-    _, meta = read_checkpoint(resolve_weights(cfg.init))
+    _, meta = read_checkpoint(resolve_weights(cfg.init), tensors=False)
     if MODEL_ARGS_KEY not in meta:
         return dict(cfg.model_args)
     accepted = factory_defaults(cfg.model)
