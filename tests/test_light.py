@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +20,9 @@ from relightcli.checkpoint import load_model, save_checkpoint
 from relightcli.cli import app
 from relightcli.data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES
 from relightcli.errors import RelightError
+from relightcli.evaluation.responses import RESPONSES, parse_responses, respond
 from relightcli.inference.engine import Relighter
-from relightcli.light.augment import augment, exposure, srgb_to_linear
+from relightcli.light.augment import augment, exposure, response, srgb_to_linear
 from relightcli.light.estimator import LightEstimator, estimates_from_logits, mirror_logits
 from relightcli.light.evaluation import LightScores, evaluate_light, labelled_images, step_distance
 from relightcli.light.training import LightTrainConfig, train_light
@@ -77,6 +81,54 @@ def test_augment_keeps_temperature_and_mirrors_direction() -> None:
     lin, dark = srgb_to_linear(x), srgb_to_linear(exposure(x, -2.0))
     np.testing.assert_allclose(dark / dark.sum(), lin / lin.sum(), rtol=1e-4)
     np.testing.assert_allclose(dark, lin / 4, rtol=1e-4)
+
+
+def test_camera_response_views_keep_grey_grey_and_are_drawn_only_when_asked() -> None:
+    levels = np.linspace(0, 1, 256, dtype=np.float32)
+    for contrast, gamma in [(0.8, 0.85), (1.1, 1.15), (0.9, 1.0)]:
+        curve = response(levels, contrast, gamma)
+        assert np.all(np.diff(curve) >= 0) and curve.min() >= 0 and curve.max() <= 1  # a tone curve: monotone
+    assert not np.allclose(response(levels, 0.8, 1.15), levels)
+    img = np.random.default_rng(1).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    # Off (the default), no draw is made for it: earlier recipes' views are drawn exactly as before.
+    off = augment(img, 2, 32, np.random.default_rng(5))
+    np.testing.assert_array_equal(augment(img, 2, 32, np.random.default_rng(5), look=0.0)[0], off[0])
+    views = [augment(img, 2, 32, np.random.default_rng(5), look=1.0)[0] for _ in range(2)]
+    np.testing.assert_array_equal(views[0], views[1])  # seeded
+    assert not np.array_equal(views[0], off[0])
+    # The same curve on R, G and B: a grey image stays grey under every view (noise is zero-mean per channel).
+    grey = np.full((64, 64, 3), 90, np.uint8)
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        out, _ = augment(grey, 0, 32, rng, look=1.0)
+        assert np.abs(out.mean(axis=(0, 1)) - out.mean()).max() < 0.01
+    with pytest.raises(RelightError, match="look-augment"):
+        train_light(LightTrainConfig(data=[Path("unused")], look_augment=1.5))
+
+
+def test_camera_responses_keep_grey_grey_and_the_light_robustness_script_scores_them(
+    scenes: Path, random_weights: Path
+) -> None:
+    grey = np.repeat(np.linspace(0, 1, 17, dtype=np.float32)[:, None, None], 3, axis=2)
+    for name in RESPONSES:
+        out = respond(name, grey)
+        assert out.shape == grey.shape and np.all(out[:, :, 0] == out[:, :, 1]) and np.all(out[:, :, 1] == out[:, :, 2])
+        assert np.all(np.diff(out[:, 0, 0]) >= 0), name
+    np.testing.assert_array_equal(respond("standard", grey), np.round(grey * 255) / 255)
+    assert respond("aces", np.full((1, 1, 3), 0.4613, np.float32))[0, 0, 0] == pytest.approx(0.4613, abs=2 / 255)
+    with pytest.raises(ValueError, match="unknown looks \\['filmic'\\]"):
+        parse_responses("standard,filmic")
+    repo = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # this checkout's package, however the venv was installed
+    cmd = [sys.executable, str(repo / "benchmarks" / "light_robustness.py"), str(scenes), "--limit", "40"]
+    out = subprocess.run(
+        [*cmd, "--light-weights", str(random_weights), "--looks", "standard,aces,dark1"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith(f"| {scenes.name} |")]
+    assert [r.split(" | ")[1] for r in rows] == ["standard", "aces", "dark1", "mean of the 2 other looks"]
+    assert all(" | 40 | " in r for r in rows)
 
 
 def test_estimate_arithmetic() -> None:

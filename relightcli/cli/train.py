@@ -172,7 +172,8 @@ def train(
             "--look-augment",
             help="Share of pairs shown through another camera response (exposure +-1 stop, contrast, gamma; the "
             "same curve on source, guide and target, so the pair stays true), so the model is not tied to its "
-            "renderer's tone; 0 turns it off.",
+            "renderer's tone; 0 turns it off. For a light estimator: the share of images given a contrast and "
+            "gamma (on top of its own exposure augmentation).",
         ),
     ] = 0.0,
     ema: Annotated[
@@ -224,7 +225,20 @@ def train(
             raise RelightError("--data-weights is for relighters; a light estimator weighs its folders alike")
         light = (_given(epochs, 12), _given(batch_size, 64), _given(lr, 1e-3))
         _train_light(
-            data, model, args, out, *light, weight_decay, val_split, seed, resume, max_steps, epoch_size, init, device
+            data,
+            model,
+            args,
+            out,
+            *light,
+            weight_decay,
+            val_split,
+            seed,
+            resume,
+            max_steps,
+            epoch_size,
+            init,
+            look_augment,
+            device,
         )
         return
     epochs, batch_size, lr = _given(epochs, 100), _given(batch_size, 3), _given(lr, 1e-4)
@@ -302,6 +316,7 @@ def _train_light(
     max_steps: int | None,
     epoch_size: int | None,
     init: str | None,
+    look_augment: float,
     device: str,
 ) -> None:
     """``relight train --model light_net``: the light estimator's classification training (`relightcli.light`)."""
@@ -322,6 +337,7 @@ def _train_light(
         max_steps=max_steps,
         epoch_size=epoch_size,
         init=init,
+        look_augment=look_augment,
         device=device,
     )
     with counting_progress("training") as progress:

@@ -9,9 +9,14 @@
 - **Sensor noise**: Gaussian noise, independent per channel, zero-mean so it shifts no colour on average.
 - **JPEG**: re-encoding at quality 40-95 (blocks and chroma subsampling, as in photos from the web).
 - **Blur**: a slight Gaussian blur (focus, motion, resampling).
+- **Camera response** (a share ``look`` of views, off by default): after the exposure, a contrast about mid-grey
+  and a gamma on the display values, in the ranges the relighter's ``--look-augment`` draws from
+  (`relightcli.training.augment`). Renderers and cameras put different curves between radiance and display
+  values (Standard sRGB, Filmic, AgX, ACES); one curve, the same on R, G and B, leaves grey grey, so the light's
+  colour temperature label stays true. ``benchmarks/light_robustness.py`` measures what such looks do.
 
-No hue, saturation, white-balance or contrast jitter: any of them would change the colour temperature the image
-shows and so falsify its label.
+No hue, saturation or white-balance jitter: any of them would change the colour temperature the image shows and
+so falsify its label.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..data.vidit import DIRECTIONS, MIRRORED_DIRECTION
+from ..training.augment import TONE_CONTRAST, TONE_GAMMA
 
 MIRROR_DIRECTION_INDEX = np.array([DIRECTIONS.index(MIRRORED_DIRECTION[d]) for d in DIRECTIONS])
 
@@ -55,16 +61,28 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255.0
 
 
-def augment(img: np.ndarray, direction: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def response(levels: np.ndarray, contrast: float, gamma: float) -> np.ndarray:
+    """Display values ``levels`` in [0, 1] seen through another camera response: ``contrast`` about mid-grey,
+    then ``gamma`` (as `relightcli.training.augment.tone_curve` does after its exposure)."""
+    return np.clip(0.5 + contrast * (levels - 0.5), 0.0, 1.0) ** gamma
+
+
+def augment(
+    img: np.ndarray, direction: int, size: int, rng: np.random.Generator, look: float = 0.0
+) -> tuple[np.ndarray, int]:
     """One augmented view of ``img`` (uint8 RGB ``(H, W, 3)``) at ``size`` x ``size`` as float32 in [0, 1], and
-    its direction label (mirrored with the image). The temperature label never changes."""
+    its direction label (mirrored with the image). The temperature label never changes. ``look`` is the chance
+    of another camera response; at 0 no draw is made for it, so earlier recipes draw as they did."""
     if img.dtype != np.uint8:
         raise TypeError(f"augment takes uint8 images, got {img.dtype}")
     out = random_crop(img, size, rng)
     if rng.random() < 0.5:
         out, direction = out[:, ::-1], int(MIRROR_DIRECTION_INDEX[direction])
     stops = rng.uniform(-3.5, 0.7) if rng.random() < 0.6 else 0.0
-    out = exposure(np.arange(256, dtype=np.float32) / 255.0, stops).astype(np.float32)[out]  # a table per level
+    table = exposure(np.arange(256, dtype=np.float32) / 255.0, stops)  # one value per 8-bit level
+    if look > 0 and rng.random() < look:
+        table = response(table, rng.uniform(*TONE_CONTRAST), rng.uniform(*TONE_GAMMA))
+    out = table.astype(np.float32)[out]
     if rng.random() < 0.2:
         out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.4, 1.2))
     if rng.random() < 0.3:

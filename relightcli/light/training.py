@@ -62,6 +62,8 @@ class LightTrainConfig:
     renderer weighs the same however many scenes it has; default: all training images once, as they are."""
     init: str | None = None
     """Start from these estimator weights (a file or hf://) instead of random ones: fine-tuning on new data."""
+    look_augment: float = 0.0
+    """Share of training views seen through another camera response (`relightcli.light.augment.augment`)."""
 
 
 @dataclass
@@ -137,14 +139,15 @@ def load_folders(cfg: LightTrainConfig, input_size: int) -> tuple[LabelledImages
 
 
 def make_batch(
-    data: LabelledImages, idx: np.ndarray, size: int, rng: np.random.Generator | None
+    data: LabelledImages, idx: np.ndarray, size: int, rng: np.random.Generator | None, look: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(images (B, 3, size, size), direction labels, temperature labels)``; augmented when ``rng`` is given."""
+    """``(images (B, 3, size, size), direction labels, temperature labels)``; augmented when ``rng`` is given,
+    with a share ``look`` of the views through another camera response."""
     imgs, dirs = [], []
     for i in idx:
         d = int(data.direction[i])
         if rng is not None:
-            img, d = augment(data.images[i], d, size, rng)
+            img, d = augment(data.images[i], d, size, rng, look)
         else:
             img = cv2.resize(data.images[i].astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
         imgs.append(img)
@@ -207,6 +210,8 @@ def train_light(
 
     if model_info(cfg.model).task != "light":
         raise RelightError(f"{cfg.model} is not a light estimator (registry task 'light')")
+    if not 0.0 <= cfg.look_augment <= 1.0:
+        raise RelightError(f"--look-augment is a share of the views, in [0, 1]; got {cfg.look_augment}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -254,7 +259,8 @@ def train_light(
         for b in range(steps_per_epoch):
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
-            x, d, t = make_batch(train, order[b * cfg.batch_size : (b + 1) * cfg.batch_size], size, aug_rng)
+            batch = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            x, d, t = make_batch(train, batch, size, aug_rng, cfg.look_augment)
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(cfg, step, total, steps_per_epoch)
             logits = model(x.to(device))
