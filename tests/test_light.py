@@ -22,7 +22,7 @@ from relightcli.data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES
 from relightcli.errors import RelightError
 from relightcli.evaluation.responses import RESPONSES, parse_responses, respond
 from relightcli.inference.engine import Relighter
-from relightcli.light.augment import augment, exposure, response, srgb_to_linear
+from relightcli.light.augment import augment, exposure, filmic, response, srgb_to_linear
 from relightcli.light.estimator import LightEstimator, estimates_from_logits, mirror_logits
 from relightcli.light.evaluation import LightScores, evaluate_light, labelled_images, step_distance
 from relightcli.light.training import LightTrainConfig, train_light
@@ -104,6 +104,23 @@ def test_camera_response_views_keep_grey_grey_and_are_drawn_only_when_asked() ->
         assert np.abs(out.mean(axis=(0, 1)) - out.mean()).max() < 0.01
     with pytest.raises(RelightError, match="look-augment"):
         train_light(LightTrainConfig(data=[Path("unused")], look_augment=1.5))
+    with pytest.raises(RelightError, match="look-filmic"):
+        train_light(LightTrainConfig(data=[Path("unused")], look_augment=0.5, look_filmic=-0.1))
+    # The filmic S-curves: monotone, mid-grey (sRGB 0.4613) kept, darks crushed more the steeper the curve.
+    for power, shoulder in [(1.0, 1.0), (2.0, 0.3), (1.5, 0.6)]:
+        curve = filmic(levels, power, shoulder)
+        assert np.all(np.diff(curve) >= 0) and curve.min() >= 0 and curve.max() <= 1
+        assert filmic(np.float32(0.46135), power, shoulder) == pytest.approx(0.46135, abs=1e-4)
+    assert filmic(np.float32(0.1), 2.0, 0.3) < filmic(np.float32(0.1), 1.0, 0.3) < 0.2
+    no_filmic = augment(img, 2, 32, np.random.default_rng(5), look=1.0)[0]
+    np.testing.assert_array_equal(
+        augment(img, 2, 32, np.random.default_rng(5), look=1.0, filmic_share=0.0)[0], no_filmic
+    )
+    for _ in range(20):
+        out, _ = augment(grey, 0, 32, rng, look=1.0, filmic_share=1.0)
+        assert np.abs(out.mean(axis=(0, 1)) - out.mean()).max() < 0.01
+    result = runner.invoke(app, ["train", "--data", "unused", "--look-filmic", "0.5"])
+    assert result.exit_code != 0 and "--look-filmic is for a light estimator" in result.output
 
 
 def test_camera_responses_keep_grey_grey_and_the_light_robustness_script_scores_them(
@@ -115,7 +132,8 @@ def test_camera_responses_keep_grey_grey_and_the_light_robustness_script_scores_
         assert out.shape == grey.shape and np.all(out[:, :, 0] == out[:, :, 1]) and np.all(out[:, :, 1] == out[:, :, 2])
         assert np.all(np.diff(out[:, 0, 0]) >= 0), name
     np.testing.assert_array_equal(respond("standard", grey), np.round(grey * 255) / 255)
-    assert respond("aces", np.full((1, 1, 3), 0.4613, np.float32))[0, 0, 0] == pytest.approx(0.4613, abs=2 / 255)
+    for name in ("aces", "hable"):  # exposure set so that mid-grey stays mid-grey
+        assert respond(name, np.full((1, 1, 3), 0.4613, np.float32))[0, 0, 0] == pytest.approx(0.4613, abs=2 / 255)
     with pytest.raises(ValueError, match="unknown looks \\['filmic'\\]"):
         parse_responses("standard,filmic")
     repo = Path(__file__).parents[1]

@@ -176,6 +176,14 @@ def train(
             "gamma (on top of its own exposure augmentation).",
         ),
     ] = 0.0,
+    look_filmic: Annotated[
+        float,
+        typer.Option(
+            "--look-filmic",
+            help="Light estimator only: share of the --look-augment responses that are a filmic S-curve in linear "
+            "light (a Naka-Rushton sigmoid, mid-grey kept) instead of a contrast and gamma.",
+        ),
+    ] = 0.0,
     ema: Annotated[
         float,
         typer.Option(
@@ -238,9 +246,14 @@ def train(
             epoch_size,
             init,
             look_augment,
+            look_filmic,
             device,
         )
         return
+    if look_filmic:
+        raise RelightError(
+            "--look-filmic is for a light estimator (--model light_net); relighters' responses are fixed"
+        )
     epochs, batch_size, lr = _given(epochs, 100), _given(batch_size, 3), _given(lr, 1e-4)
     cfg = TrainConfig(
         data=data[0] if len(data) == 1 else tuple(data),
@@ -317,6 +330,7 @@ def _train_light(
     epoch_size: int | None,
     init: str | None,
     look_augment: float,
+    look_filmic: float,
     device: str,
 ) -> None:
     """``relight train --model light_net``: the light estimator's classification training (`relightcli.light`)."""
@@ -338,6 +352,7 @@ def _train_light(
         epoch_size=epoch_size,
         init=init,
         look_augment=look_augment,
+        look_filmic=look_filmic,
         device=device,
     )
     with counting_progress("training") as progress:

@@ -17,7 +17,9 @@ unless said:
 - ``lowcontrast``: display values pulled 15% towards mid-grey: lifted blacks and softer highlights, as AgX and
   Filmic give;
 - ``desaturated``: saturation 0.7 in linear light (Rec. 709 luminance kept);
-- ``gamma22``: a pure 2.2 power on display values instead of sRGB's piecewise curve.
+- ``gamma22``: a pure 2.2 power on display values instead of sRGB's piecewise curve;
+- ``hable``: John Hable's filmic curve (Uncharted 2; A-F = 0.15, 0.50, 0.10, 0.20, 0.02, 0.30, white 11.2),
+  exposure set so that mid-grey maps to itself.
 """
 
 from __future__ import annotations
@@ -40,16 +42,26 @@ def _aces(x: np.ndarray) -> np.ndarray:
     return np.clip((x * (a * x + b)) / (x * (c * x + d) + e), 0.0, 1.0)
 
 
-def _aces_gain() -> float:
-    """The exposure that makes `_aces` map mid-grey (0.18) to itself, as a renderer's exposure would be set."""
-    lo, hi = 0.1, 10.0
+def _hable_raw(x: np.ndarray) -> np.ndarray:
+    a, b, c, d, e, f = 0.15, 0.50, 0.10, 0.20, 0.02, 0.30
+    return ((x * (a * x + c * b) + d * e) / (x * (a * x + b) + d * f)) - e / f
+
+
+def _hable(x: np.ndarray) -> np.ndarray:
+    return np.clip(_hable_raw(x) / _hable_raw(np.float32(11.2)), 0.0, 1.0)
+
+
+def _mid_grey_gain(curve: Callable[[np.ndarray], np.ndarray]) -> float:
+    """The exposure that makes ``curve`` map mid-grey (0.18) to itself, as a renderer's exposure would be set."""
+    lo, hi = 0.1, 100.0
     for _ in range(60):
         k = (lo + hi) / 2
-        lo, hi = (k, hi) if _aces(np.float32(0.18 * k)) < 0.18 else (lo, k)
+        lo, hi = (k, hi) if curve(np.float32(0.18 * k)) < 0.18 else (lo, k)
     return (lo + hi) / 2
 
 
-_ACES_GAIN = _aces_gain()
+_ACES_GAIN = _mid_grey_gain(_aces)
+_HABLE_GAIN = _mid_grey_gain(_hable)
 
 
 def _desaturate(x: np.ndarray) -> np.ndarray:
@@ -66,6 +78,7 @@ RESPONSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "lowcontrast": lambda x: 0.5 + 0.85 * (x - 0.5),
     "desaturated": lambda x: _srgb(_desaturate(srgb_to_linear(x))),
     "gamma22": lambda x: np.clip(srgb_to_linear(x), 0, 1) ** (1 / 2.2),
+    "hable": lambda x: _srgb(_hable(srgb_to_linear(x) * _HABLE_GAIN)),
 }
 
 

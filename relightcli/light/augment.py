@@ -13,7 +13,8 @@
   and a gamma on the display values, in the ranges the relighter's ``--look-augment`` draws from
   (`relightcli.training.augment`). Renderers and cameras put different curves between radiance and display
   values (Standard sRGB, Filmic, AgX, ACES); one curve, the same on R, G and B, leaves grey grey, so the light's
-  colour temperature label stays true. ``benchmarks/light_robustness.py`` measures what such looks do.
+  colour temperature label stays true. With ``filmic_share``, that share of the responses is a filmic S-curve in
+  linear light instead (`filmic`). ``benchmarks/light_robustness.py`` measures what such looks do.
 
 No hue, saturation or white-balance jitter: any of them would change the colour temperature the image shows and
 so falsify its label.
@@ -67,8 +68,27 @@ def response(levels: np.ndarray, contrast: float, gamma: float) -> np.ndarray:
     return np.clip(0.5 + contrast * (levels - 0.5), 0.0, 1.0) ** gamma
 
 
+FILMIC_POWER = (1.0, 2.0)  # the sigmoid's steepness: contrast in the darks
+FILMIC_SHOULDER = (0.3, 1.0)  # where highlights start to roll off, in linear light
+
+
+def filmic(levels: np.ndarray, power: float, shoulder: float) -> np.ndarray:
+    """Display values ``levels`` in [0, 1] seen through a filmic S-curve instead of sRGB's: in linear light, a
+    Naka-Rushton sigmoid ``x^n / (x^n + s^n)`` (Reinhard et al. 2002 at n = 1), scaled so that mid-grey (0.18)
+    maps to itself, as a renderer's exposure would set it; clipped at white."""
+    mid = np.float32(0.18)
+    gain = (mid**power + shoulder**power) / mid ** (power - 1)
+    x = srgb_to_linear(levels) ** power
+    return linear_to_srgb(np.clip(gain * x / (x + shoulder**power), 0.0, 1.0))
+
+
 def augment(
-    img: np.ndarray, direction: int, size: int, rng: np.random.Generator, look: float = 0.0
+    img: np.ndarray,
+    direction: int,
+    size: int,
+    rng: np.random.Generator,
+    look: float = 0.0,
+    filmic_share: float = 0.0,
 ) -> tuple[np.ndarray, int]:
     """One augmented view of ``img`` (uint8 RGB ``(H, W, 3)``) at ``size`` x ``size`` as float32 in [0, 1], and
     its direction label (mirrored with the image). The temperature label never changes. ``look`` is the chance
@@ -81,7 +101,10 @@ def augment(
     stops = rng.uniform(-3.5, 0.7) if rng.random() < 0.6 else 0.0
     table = exposure(np.arange(256, dtype=np.float32) / 255.0, stops)  # one value per 8-bit level
     if look > 0 and rng.random() < look:
-        table = response(table, rng.uniform(*TONE_CONTRAST), rng.uniform(*TONE_GAMMA))
+        if filmic_share > 0 and rng.random() < filmic_share:
+            table = filmic(table, rng.uniform(*FILMIC_POWER), rng.uniform(*FILMIC_SHOULDER))
+        else:
+            table = response(table, rng.uniform(*TONE_CONTRAST), rng.uniform(*TONE_GAMMA))
     out = table.astype(np.float32)[out]
     if rng.random() < 0.2:
         out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.4, 1.2))

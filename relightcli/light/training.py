@@ -64,6 +64,9 @@ class LightTrainConfig:
     """Start from these estimator weights (a file or hf://) instead of random ones: fine-tuning on new data."""
     look_augment: float = 0.0
     """Share of training views seen through another camera response (`relightcli.light.augment.augment`)."""
+    look_filmic: float = 0.0
+    """Share of those responses that are a filmic S-curve (`relightcli.light.augment.filmic`) instead of a
+    contrast and gamma."""
 
 
 @dataclass
@@ -139,7 +142,12 @@ def load_folders(cfg: LightTrainConfig, input_size: int) -> tuple[LabelledImages
 
 
 def make_batch(
-    data: LabelledImages, idx: np.ndarray, size: int, rng: np.random.Generator | None, look: float = 0.0
+    data: LabelledImages,
+    idx: np.ndarray,
+    size: int,
+    rng: np.random.Generator | None,
+    look: float = 0.0,
+    filmic_share: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(images (B, 3, size, size), direction labels, temperature labels)``; augmented when ``rng`` is given,
     with a share ``look`` of the views through another camera response."""
@@ -147,7 +155,7 @@ def make_batch(
     for i in idx:
         d = int(data.direction[i])
         if rng is not None:
-            img, d = augment(data.images[i], d, size, rng, look)
+            img, d = augment(data.images[i], d, size, rng, look, filmic_share)
         else:
             img = cv2.resize(data.images[i].astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
         imgs.append(img)
@@ -212,6 +220,8 @@ def train_light(
         raise RelightError(f"{cfg.model} is not a light estimator (registry task 'light')")
     if not 0.0 <= cfg.look_augment <= 1.0:
         raise RelightError(f"--look-augment is a share of the views, in [0, 1]; got {cfg.look_augment}")
+    if not 0.0 <= cfg.look_filmic <= 1.0:
+        raise RelightError(f"--look-filmic is a share of the responses, in [0, 1]; got {cfg.look_filmic}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -260,7 +270,7 @@ def train_light(
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
             batch = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x, d, t = make_batch(train, batch, size, aug_rng, cfg.look_augment)
+            x, d, t = make_batch(train, batch, size, aug_rng, cfg.look_augment, cfg.look_filmic)
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(cfg, step, total, steps_per_epoch)
             logits = model(x.to(device))
