@@ -251,9 +251,7 @@ def train(
         )
         return
     if look_filmic:
-        raise RelightError(
-            "--look-filmic is for a light estimator (--model light_net); relighters' responses are fixed"
-        )
+        raise RelightError("--look-filmic is for a light estimator (--model light_net), not for relighters")
     epochs, batch_size, lr = _given(epochs, 100), _given(batch_size, 3), _given(lr, 1e-4)
     cfg = TrainConfig(
         data=data[0] if len(data) == 1 else tuple(data),
