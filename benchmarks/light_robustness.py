@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from relightcli.data.vidit import DIRECTIONS, TEMPERATURES
+from relightcli.errors import RelightError
 from relightcli.evaluation.responses import RESPONSES, parse_responses, respond
 from relightcli.io import read_image
 from relightcli.light.estimator import LightEstimator
@@ -35,6 +36,13 @@ def read_all(estimator: LightEstimator, images: list[np.ndarray], look: str, bat
 
 
 def main() -> None:
+    try:
+        run()
+    except RelightError as exc:  # a missing folder or unreadable weights: one line, exit 1
+        raise SystemExit(f"error: {exc}") from None
+
+
+def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--light-weights", default=None, help="estimator weights (default: the shipped estimator)")
@@ -47,11 +55,11 @@ def main() -> None:
         raise SystemExit(str(exc)) from None
     torch.set_grad_enabled(False)
     estimator = LightEstimator(args.light_weights, device="cpu")
+    sets = [(folder, labelled_images(folder)[: args.limit]) for folder in args.folders]  # all found, or one error
     print(f"light weights: {estimator.weights} (flip ensemble {estimator.flip})\n")
     print("| set | look | images | direction top-1 | within one | temperature top-1 | within one |")
     print("|---|---|---|---|---|---|---|")
-    for folder in args.folders:
-        items = labelled_images(folder)[: args.limit]
+    for folder, items in sets:
         images = [read_image(path).rgb for path, _, _ in items]
         true = np.array([(d, t) for _, d, t in items])
         others = []

@@ -23,6 +23,7 @@ import torch
 from relightcli import load_model
 from relightcli.assets import default_weights
 from relightcli.data import PairDataset, scan_pairs
+from relightcli.errors import RelightError
 from relightcli.evaluation.responses import RESPONSES, parse_responses, respond
 from relightcli.inference.engine import Relighter
 from relightcli.metrics import psnr, ssim
@@ -42,6 +43,13 @@ def finite_mean(scores: list[tuple[float, float]]) -> np.ndarray:
 
 
 def main() -> None:
+    try:
+        run()
+    except RelightError as exc:  # a missing folder or unreadable weights: one line, exit 1
+        raise SystemExit(f"error: {exc}") from None
+
+
+def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--weights", default=None)
@@ -54,11 +62,11 @@ def main() -> None:
         looks = parse_responses(args.looks)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    sets = [(f, PairDataset(scan_pairs(f / "val" if (f / "val").is_dir() else f))) for f in args.folders]
     print(f"weights: {weights} ({relighter.info.name}, {relighter.precision}, flip {relighter.flip_ensemble})\n")
     print("| set | look | pairs | model PSNR / SSIM | identity | model - identity (dB) |")
     print("|---|---|---|---|---|---|")
-    for folder in args.folders:
-        pairs = PairDataset(scan_pairs(folder / "val" if (folder / "val").is_dir() else folder))
+    for folder, pairs in sets:
         name = folder.name
         for look in looks:
             model_scores, identity_scores = [], []

@@ -22,11 +22,12 @@ from relightcli.data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES
 from relightcli.errors import RelightError
 from relightcli.evaluation.responses import RESPONSES, parse_responses, respond
 from relightcli.inference.engine import Relighter
-from relightcli.light.augment import augment, exposure, filmic, response, srgb_to_linear
+from relightcli.light.augment import augment, exposure, filmic, srgb_to_linear
 from relightcli.light.estimator import LightEstimator, estimates_from_logits, mirror_logits
 from relightcli.light.evaluation import LightScores, evaluate_light, labelled_images, step_distance
 from relightcli.light.training import LightTrainConfig, train_light
 from relightcli.synth import synthesize
+from relightcli.training.augment import contrast_gamma
 
 runner = CliRunner()
 
@@ -86,9 +87,11 @@ def test_augment_keeps_temperature_and_mirrors_direction() -> None:
 def test_camera_response_views_keep_grey_grey_and_are_drawn_only_when_asked() -> None:
     levels = np.linspace(0, 1, 256, dtype=np.float32)
     for contrast, gamma in [(0.8, 0.85), (1.1, 1.15), (0.9, 1.0)]:
-        curve = response(levels, contrast, gamma)
+        curve = contrast_gamma(levels, contrast, gamma)
         assert np.all(np.diff(curve) >= 0) and curve.min() >= 0 and curve.max() <= 1  # a tone curve: monotone
-    assert not np.allclose(response(levels, 0.8, 1.15), levels)
+    assert not np.allclose(contrast_gamma(levels, 0.8, 1.15), levels)
+    as_tensor = contrast_gamma(torch.from_numpy(levels), torch.tensor(0.8), torch.tensor(1.15)).numpy()
+    np.testing.assert_allclose(as_tensor, contrast_gamma(levels, 0.8, 1.15), atol=1e-6)  # one curve, both kinds
     img = np.random.default_rng(1).integers(0, 256, (48, 48, 3), dtype=np.uint8)
     # Off (the default), no draw is made for it: earlier recipes' views are drawn exactly as before.
     off = augment(img, 2, 32, np.random.default_rng(5))
@@ -106,6 +109,8 @@ def test_camera_response_views_keep_grey_grey_and_are_drawn_only_when_asked() ->
         train_light(LightTrainConfig(data=[Path("unused")], look_augment=1.5))
     with pytest.raises(RelightError, match="look-filmic"):
         train_light(LightTrainConfig(data=[Path("unused")], look_augment=0.5, look_filmic=-0.1))
+    with pytest.raises(RelightError, match="give --look-augment too"):
+        train_light(LightTrainConfig(data=[Path("unused")], look_filmic=0.5))
     # The filmic S-curves: monotone, mid-grey (sRGB 0.4613) kept, darks crushed more the steeper the curve.
     for power, shoulder in [(1.0, 1.0), (2.0, 0.3), (1.5, 0.6)]:
         curve = filmic(levels, power, shoulder)
@@ -147,6 +152,14 @@ def test_camera_responses_keep_grey_grey_and_the_light_robustness_script_scores_
     rows = [line for line in out.stdout.splitlines() if line.startswith(f"| {scenes.name} |")]
     assert [r.split(" | ")[1] for r in rows] == ["standard", "aces", "dark1", "mean of the 2 other looks"]
     assert all(" | 40 | " in r for r in rows)
+    missing = subprocess.run(
+        [*cmd[:2], str(scenes / "missing"), "--light-weights", str(random_weights)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
+        f"error: {scenes / 'missing'}: folder not found"
+    ]
+    assert "|" not in missing.stdout  # no table begun for sets that are not all there
 
 
 def test_estimate_arithmetic() -> None:

@@ -10,8 +10,8 @@
 - **JPEG**: re-encoding at quality 40-95 (blocks and chroma subsampling, as in photos from the web).
 - **Blur**: a slight Gaussian blur (focus, motion, resampling).
 - **Camera response** (a share ``look`` of views, off by default): after the exposure, a contrast about mid-grey
-  and a gamma on the display values, in the ranges the relighter's ``--look-augment`` draws from
-  (`relightcli.training.augment`). Renderers and cameras put different curves between radiance and display
+  and a gamma on the display values (`relightcli.training.augment.contrast_gamma`), in the ranges the relighter's
+  ``--look-augment`` draws from. Renderers and cameras put different curves between radiance and display
   values (Standard sRGB, Filmic, AgX, ACES); one curve, the same on R, G and B, leaves grey grey, so the light's
   colour temperature label stays true. With ``filmic_share``, that share of the responses is a filmic S-curve in
   linear light instead (`filmic`). ``benchmarks/light_robustness.py`` measures what such looks do.
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..data.vidit import DIRECTIONS, MIRRORED_DIRECTION
-from ..training.augment import TONE_CONTRAST, TONE_GAMMA
+from ..training.augment import TONE_CONTRAST, TONE_GAMMA, contrast_gamma
 
 MIRROR_DIRECTION_INDEX = np.array([DIRECTIONS.index(MIRRORED_DIRECTION[d]) for d in DIRECTIONS])
 
@@ -60,12 +60,6 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     u8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     _ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255.0
-
-
-def response(levels: np.ndarray, contrast: float, gamma: float) -> np.ndarray:
-    """Display values ``levels`` in [0, 1] seen through another camera response: ``contrast`` about mid-grey,
-    then ``gamma`` (as `relightcli.training.augment.tone_curve` does after its exposure)."""
-    return np.clip(0.5 + contrast * (levels - 0.5), 0.0, 1.0) ** gamma
 
 
 FILMIC_POWER = (1.0, 2.0)  # the sigmoid's steepness: contrast in the darks
@@ -104,7 +98,7 @@ def augment(
         if filmic_share > 0 and rng.random() < filmic_share:
             table = filmic(table, rng.uniform(*FILMIC_POWER), rng.uniform(*FILMIC_SHOULDER))
         else:
-            table = response(table, rng.uniform(*TONE_CONTRAST), rng.uniform(*TONE_GAMMA))
+            table = contrast_gamma(table, rng.uniform(*TONE_CONTRAST), rng.uniform(*TONE_GAMMA))
     out = table.astype(np.float32)[out]
     if rng.random() < 0.2:
         out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.4, 1.2))

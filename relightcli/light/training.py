@@ -222,6 +222,8 @@ def train_light(
         raise RelightError(f"--look-augment is a share of the views, in [0, 1]; got {cfg.look_augment}")
     if not 0.0 <= cfg.look_filmic <= 1.0:
         raise RelightError(f"--look-filmic is a share of the responses, in [0, 1]; got {cfg.look_filmic}")
+    if cfg.look_filmic > 0 and cfg.look_augment == 0:
+        raise RelightError("--look-filmic shapes the --look-augment responses: give --look-augment too")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)

@@ -19,12 +19,16 @@ not changed; depth is untouched. ``benchmarks/look_robustness.py`` measures what
 from __future__ import annotations
 
 import random
+from typing import TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import RelightError
 from ..ops import linear_to_srgb, srgb_to_linear
+
+T = TypeVar("T", torch.Tensor, np.ndarray)
 
 
 def check_scales(scales: tuple[float, ...]) -> None:
@@ -60,13 +64,19 @@ TONE_GAMMA = (0.85, 1.15)  # display values raised to this power
 _TONE_SALT = 7_919  # keeps the tone draws apart from the scale draws of the same step
 
 
+def contrast_gamma(display: T, contrast: T | float, gamma: T | float) -> T:
+    """Display values in [0, 1] with ``contrast`` about mid-grey, then ``gamma``: the part of a camera response
+    after its exposure. Works alike on torch tensors (the relighter's batches) and numpy arrays (the light
+    estimator's 8-bit level tables, `relightcli.light.augment`)."""
+    return (0.5 + contrast * (display - 0.5)).clip(0, 1) ** gamma
+
+
 def tone_curve(x: torch.Tensor, stops: torch.Tensor, contrast: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     """sRGB values ``x`` (B, C, H, W) in [0, 1] seen through another camera response, per sample: ``stops`` of
     exposure in linear light, then ``contrast`` about mid-grey and ``gamma`` on the display values (each (B,))."""
     shape = (-1, 1, 1, 1)
     display = linear_to_srgb((srgb_to_linear(x) * torch.exp2(stops).view(shape)).clamp(0, 1))
-    display = (0.5 + contrast.view(shape) * (display - 0.5)).clamp(0, 1)
-    return display ** gamma.view(shape)
+    return contrast_gamma(display, contrast.view(shape), gamma.view(shape))
 
 
 def tone_batch(
