@@ -306,15 +306,16 @@ def build_for_weights(name: str, args: dict[str, Any]) -> nn.Module:
     """The registry model ``name`` built with ``args`` to receive a checkpoint's weights: a light-aware
     relighter is built without loading the shipped light estimator (its checkpoint carries its own reader, and
     the reader's options are then only those the checkpoint records)."""
-    build = {"light_weights": None} if model_info(name).told_light else {}
+    build = {"light_weights": None, "gate_weights": None} if model_info(name).told_light else {}
     return create_model(name, **args, **build)
 
 
-def rebuild(model: nn.Module, **changes: Any) -> nn.Module:
+def rebuild(model: nn.Module, weights: dict[str, torch.Tensor] | None = None, **changes: Any) -> nn.Module:
     """The same model with its constructor options changed (options that leave its weights' shapes alone, such
-    as ``gate_sharpness`` or ``reader_size``), carrying its weights and inference defaults."""
+    as ``gate_sharpness`` or ``reader_size``), carrying its weights and inference defaults. ``weights``: those of
+    modules the change adds (a gate reader's, ``gate_reader.*``), or replaces."""
     rebuilt = build_for_weights(model.relight_info.name, {**model.relight_args, **changes})
-    rebuilt.load_state_dict(model.state_dict())
+    rebuilt.load_state_dict({**model.state_dict(), **(weights or {})})
     rebuilt.relight_inference = dict(getattr(model, "relight_inference", {}))
     if hasattr(model, "relight_weights"):
         rebuilt.relight_weights = model.relight_weights

@@ -154,14 +154,12 @@ def test_python_dash_m_entry_point_exit_codes(scene, tiny_ckpt, tmp_path) -> Non
         "apply",
         *(str(scene[k]) for k in ("src", "src_depth", "guide", "guide_depth")),
     ]
-    ok = subprocess.run([*cmd, "-o", str(out), "-w", str(tiny_ckpt)], capture_output=True, text=True, timeout=300)
-    assert ok.returncode == 0, ok.stderr
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ok = subprocess.Popen([*cmd, "-o", str(out), "-w", str(tiny_ckpt)], **pipes)  # both at once: start-up dominates
+    bad = subprocess.Popen([*cmd, "-o", str(tmp_path / "x.png"), "-w", str(tmp_path / "nope.safetensors")], **pipes)
+    _, ok_err = ok.communicate(timeout=300)
+    _, bad_err = bad.communicate(timeout=300)
+    assert ok.returncode == 0, ok_err
     assert out.is_file()
-    bad = subprocess.run(
-        [*cmd, "-o", str(tmp_path / "x.png"), "-w", str(tmp_path / "nope.safetensors")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
     assert bad.returncode == 1
-    assert bad.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.safetensors'}: weights file not found"]
+    assert bad_err.strip().splitlines() == [f"error: {tmp_path / 'nope.safetensors'}: weights file not found"]

@@ -67,7 +67,7 @@ def test_the_sdist_carries_the_weights(source: Path, tmp_path: Path) -> None:
 
 def test_an_installed_wheel_runs_offline_from_another_folder(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     site = Path(
         _run(
@@ -78,7 +78,9 @@ def test_an_installed_wheel_runs_offline_from_another_folder(wheel: Path, tmp_pa
     )
     (site / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # after the wheel's own
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-    installed = _run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], tmp_path, env)
+    # This environment's pip installs into the fresh one (``--python``), which then needs no pip of its own.
+    pip = [sys.executable, "-m", "pip", "--python", str(bin_dir / "python")]
+    installed = _run([*pip, "install", "-q", "--no-deps", str(wheel)], tmp_path, env)
     assert installed.returncode == 0, installed.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

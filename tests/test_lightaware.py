@@ -510,3 +510,68 @@ def test_export_swaps_the_carried_light_reader_and_refuses_what_cannot_be_one(tm
         result = runner.invoke(app, ["export", str(src), str(bad), "--light-weights", str(weights)])
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert message in result.output and not bad.exists(), result.output
+
+
+def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_alone(
+    scene: dict[str, Path], tmp_path: Path
+) -> None:
+    """`relight export --gate-weights E`: E reads the directions of the lights the model reads, for the
+    same-direction weight alone; the codes (FiLM, table) stay the light reader's, and given codes keep theirs."""
+    model = _scrambled()
+    ckpt = relightcli.save_checkpoint(model, tmp_path / "aware.safetensors")
+    gate_net = relightcli.create_model("light_net")
+    with torch.no_grad():
+        for p in gate_net.parameters():
+            p.add_(0.1)  # unlike the light reader in every weight
+    gate_file, out = tmp_path / "gate.safetensors", tmp_path / "gated.safetensors"
+    relightcli.save_checkpoint(gate_net, gate_file)
+    result = runner.invoke(app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--gate-weights", str(gate_file)])
+    assert result.exit_code == 0, result.output
+    gated = relightcli.load_model(out)
+    assert gated.relight_args["gate_reader_size"] == 128 and gated.gate_reader is not None
+    for k, v in gate_net.state_dict().items():
+        torch.testing.assert_close(gated.gate_reader.state_dict()[k], v)
+    for k, v in model.state_dict().items():  # everything else as it was
+        torch.testing.assert_close(gated.state_dict()[k], v)
+
+    x = torch.rand(1, 8, 64, 64)
+    with torch.inference_mode():
+        src, guide = gated.read_lights(x)
+        d_src, d_guide = gated.read_directions(x)
+        torch.testing.assert_close(src, model.read_lights(x)[0])  # the codes: the light reader's
+        assert (d_src - src[:, :8]).abs().max() > 1e-3  # the gate reader reads otherwise
+        torch.testing.assert_close(gated(x), gated(x, src, guide, d_src, d_guide))
+        assert not torch.allclose(gated(x), gated(x, src, guide))  # the codes' directions would mix otherwise
+        ne = _codes("2500_NE")
+        told = gated(x, ne, _codes("5500_NE"))  # given codes: their own directions, colour only
+    ratio = told / x[:, :3]
+    assert (ratio.amax(dim=(2, 3)) - ratio.amin(dim=(2, 3))).max() < 1e-4
+
+    relighter = Relighter(gated, device="cpu", precision="fp32", flip_ensemble=True)
+    read = relighter.read_lights(x)
+    torch.testing.assert_close(read["source_direction"], d_src, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        relighter.same_direction(read), lightcode.same_direction(d_src, d_guide, gated.gate_sharpness)
+    )
+    half = relighter.complete_lights(x, {"target_light": ne})
+    assert "target_direction" not in half and "source_direction" in half  # a given light gives its direction
+    torch.testing.assert_close(relighter.same_direction(half), lightcode.same_direction(d_src, ne))
+    with torch.inference_mode():  # the flip pass reads its mirrored directions: the ensemble stays mirror-exact
+        y, y_m = relighter.run(x, read), relighter.run(x.flip(-1), relighter.read_lights(x.flip(-1)))
+    torch.testing.assert_close(y_m.flip(-1), y, atol=1e-4, rtol=0)
+
+    sharper = tmp_path / "sharper.safetensors"  # other options change, the gate reader stays
+    result = runner.invoke(app, ["export", str(out), str(sharper), "--model-arg", "gate_sharpness=3"])
+    assert result.exit_code == 0, result.output
+    assert relightcli.load_model(sharper).gate_reader is not None
+    shown = runner.invoke(
+        app,
+        ["apply", str(scene["src"]), str(scene["src_depth"]), str(scene["guide"]), str(scene["guide_depth"]),
+         "--weights", str(out), "--show-light", "-o", str(tmp_path / "shown.png")],
+    )  # fmt: skip
+    assert shown.exit_code == 0 and "directions read by its gate reader: source " in shown.output, shown.output
+    plain = relightcli.save_checkpoint(tiny_model("s3net_lite_ratio"), tmp_path / "plain.safetensors")
+    for src_file, weights, message in ((plain, gate_file, "reads no light"), (ckpt, ckpt, "not a LightNet")):
+        bad = tmp_path / "bad.safetensors"
+        result = runner.invoke(app, ["export", str(src_file), str(bad), "--gate-weights", str(weights)])
+        assert result.exit_code == 1 and message in result.output and not bad.exists(), result.output

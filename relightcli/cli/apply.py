@@ -203,8 +203,17 @@ def _show_told_lights(relighter: Any, exact_source: bool, exact_guide: bool) -> 
         how = f"{e.setting.describe()} (given, exact)" if exact else f"{e.describe()}, read by the model"
         console.print(f"{name} light: {escape(how)}", highlight=False)
     same = float(relighter.same_direction(lights)[0])
+    gate = ""
+    if {"source_direction", "target_direction"} & lights.keys():  # a gate reader read the directions for it
+        from ..data.vidit import DIRECTIONS
+
+        read = []
+        for side in ("source", "target"):
+            p = lights.get(f"{side}_direction")
+            read.append("as given" if p is None else f"{DIRECTIONS[int(p[0].argmax())]} {float(p[0].max()):.0%}")
+        gate = f"; directions read by its gate reader: source {read[0]}, guide {read[1]}"
     console.print(
-        f"same direction: {same:.0%} (the weight of the colour-only path, which keeps shadows where they are)",
+        f"same direction: {same:.0%} (the weight of the colour-only path, which keeps shadows where they are{gate})",
         highlight=False,
     )
 

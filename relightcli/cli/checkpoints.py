@@ -73,10 +73,19 @@ def export(
             "light-aware relighter holds, e.g. one retrained with `relight train --model light_net`.",
         ),
     ] = None,
+    gate_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--gate-weights",
+            help="A light estimator checkpoint (file or hf://) for a light-aware relighter to carry as its gate "
+            "reader: it reads the directions that decide how much of the colour-only path (shadows kept) is used, "
+            "while the codes the network was trained on stay its light reader's.",
+        ),
+    ] = None,
 ) -> None:
     """Re-save a checkpoint with another storage precision (e.g. fp16 to halve it), keeping its metadata; or
-    with other inference defaults (--flip-ensemble, --max-side), constructor option (--model-arg) or light reader
-    (--light-weights)."""
+    with other inference defaults (--flip-ensemble, --max-side), constructor option (--model-arg), light reader
+    (--light-weights) or gate reader (--gate-weights)."""
     import json
 
     import torch
@@ -119,6 +128,16 @@ def export(
             reader = model.light_reader
         reader.load_state_dict(estimator.state_dict())
         meta["light_reader"] = Path(str(light_weights)).name
+    if gate_weights is not None:
+        reader = getattr(model, "light_reader", None)
+        if reader is None:
+            raise RelightError(f"--gate-weights: {src} holds {model.relight_info.name}, which reads no light")
+        estimator = load_model(gate_weights)
+        if estimator.relight_info.task != "light" or type(estimator) is not type(reader):
+            raise RelightError(f"--gate-weights {gate_weights}: not a {type(reader).__name__} light estimator")
+        gate = {f"gate_reader.{k}": v for k, v in estimator.state_dict().items()}
+        model = rebuild(model, gate, gate_reader_size=estimator.input_size)
+        meta["gate_reader"] = Path(str(gate_weights)).name
     if max_side is not None and not valid_max_side(max_side):
         raise RelightError(f"--max-side {max_side}: must be 0 (full resolution) or at least 16")
     inference = dict(model.relight_inference)

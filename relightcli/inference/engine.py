@@ -25,7 +25,7 @@ from ..data.vidit import Setting
 from ..errors import RelightError, first_line
 from ..hardware import cpu_capabilities
 from ..models import ModelInfo
-from ..models.lightcode import mirror_code, same_direction, settings_code
+from ..models.lightcode import N_DIRECTIONS, mirror_code, same_direction, settings_code
 from ..models.s3net import read_codes
 from .cpualloc import retain_freed_memory
 from .fusion import fuse_conv_pointwise
@@ -40,13 +40,15 @@ CHECK_ABOVE_PIXELS = 2**21
 """Passes larger than this (2 MP) have their peak memory estimated against what the device can give."""
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 Lights = dict[str, torch.Tensor]
-"""``source_light``/``target_light`` codes ``(B, 13)`` for a model told the lights (`ModelInfo.told_light`)."""
+"""``source_light``/``target_light`` codes ``(B, 13)`` for a model told the lights (`ModelInfo.told_light`), and
+for one with a gate reader the ``source_direction``/``target_direction`` probabilities ``(B, 8)`` it read for the
+same-direction weight (`relightcli.models.s3net.S3Net`)."""
 
 
-def _light_reader(model: nn.Module) -> nn.Module | None:
-    """A copy (fp32, eval mode) of the light reader a model told the lights carries, kept apart from the model the
-    engine optimises or quantizes; ``None`` for other models."""
-    reader = getattr(model, "light_reader", None)
+def _light_reader(model: nn.Module, name: str = "light_reader") -> nn.Module | None:
+    """A copy (fp32, eval mode) of the light reader (or, by ``name``, the gate reader) a model told the lights
+    carries, kept apart from the model the engine optimises or quantizes; ``None`` where it has none."""
+    reader = getattr(model, name, None)
     return copy.deepcopy(reader).float().eval() if isinstance(reader, nn.Module) else None
 
 
@@ -301,6 +303,7 @@ class Relighter:
         self.default_max_side: int = recorded.get("max_side", AUTO_MAX_SIDE)
         self.last_lights: Lights | None = None
         self._reader, self._sharpness = _light_reader(self.model), _sharpness(self.model)
+        self._gate_reader = _light_reader(self.model, "gate_reader")
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
         self.precision = resolve_precision(self.precision, self.device, self.info, many=self.many)
         model = self.model.eval()
@@ -335,6 +338,8 @@ class Relighter:
         model = model.to(self.device)
         if self._reader is not None:
             self._reader = self._reader.to(self.device)
+        if self._gate_reader is not None:
+            self._gate_reader = self._gate_reader.to(self.device)
         if self.device.type == "cpu" and self.retain_memory:
             retain_freed_memory()  # process-wide: large activations reuse freed blocks instead of fresh pages
         self.model = CompiledModel(model) if self.compile else model
@@ -347,29 +352,42 @@ class Relighter:
     @torch.inference_mode()
     def read_lights(self, x: torch.Tensor) -> Lights:
         """The source's and the target's light codes ``(B, 13)`` that a model told the lights reads itself in the
-        ``(B, 8, H, W)`` input ``x``: its light reader, in fp32, on the whole image (a tile does not show the light)."""
+        ``(B, 8, H, W)`` input ``x``: its light reader, in fp32, on the whole image (a tile does not show the light);
+        with a gate reader, also the directions it reads for the same-direction weight (`Lights`)."""
         if self._reader is None:
             raise RelightError(f"{self.info.name} does not read the lights (s3net_lite_lightaware does)")
         n = x.shape[0]
         images = torch.cat([x[:, :3], x[:, 3:6]]).to(self.device)
         codes = read_codes(self._reader, images, self._sharpness[0]).cpu()
-        return {"source_light": codes[:n], "target_light": codes[n:]}
+        lights = {"source_light": codes[:n], "target_light": codes[n:]}
+        if self._gate_reader is not None:
+            directions = read_codes(self._gate_reader, images)[:, :N_DIRECTIONS].cpu()
+            lights.update(source_direction=directions[:n], target_direction=directions[n:])
+        return lights
 
     def complete_lights(self, x: torch.Tensor, lights: Lights | None = None) -> Lights | None:
         """For a model told the lights, ``lights`` with the codes not given read from ``x`` (`read_lights`);
         ``None`` for other models."""
         if not self.told_light:
             return None
-        lights = dict(lights or {})
-        if not {"source_light", "target_light"} <= lights.keys():
-            for key, code in self.read_lights(x).items():
-                lights.setdefault(key, code)
+        given = dict(lights or {})
+        lights = dict(given)
+        if not {"source_light", "target_light"} <= given.keys():
+            read = self.read_lights(x)
+            for side in ("source", "target"):  # a light given as a code gives its own direction too
+                if f"{side}_light" not in given:
+                    for key in (f"{side}_light", f"{side}_direction"):
+                        if key in read:
+                            lights.setdefault(key, read[key])
         return lights
 
     def same_direction(self, lights: Lights) -> torch.Tensor:
         """``(B,)`` the weight a model told the lights gives its colour-only path for these codes: the probability
-        that the direction is unchanged (`lightcode.same_direction`, at the model's ``gate_sharpness``)."""
-        return same_direction(lights["source_light"], lights["target_light"], self._sharpness[1])
+        that the direction is unchanged (`lightcode.same_direction`, at the model's ``gate_sharpness``), from the
+        gate reader's directions where it read them."""
+        source = lights.get("source_direction", lights["source_light"])
+        target = lights.get("target_direction", lights["target_light"])
+        return same_direction(source, target, self._sharpness[1])
 
     @torch.inference_mode()
     def run(self, x: torch.Tensor, lights: Lights | None = None) -> torch.Tensor:

@@ -152,7 +152,7 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     return model
 
 
-_BUILD_ONLY_ARGS = frozenset({"pretrained_backbone", "light_weights"})
+_BUILD_ONLY_ARGS = frozenset({"pretrained_backbone", "light_weights", "gate_weights"})
 """Options that affect how a model is initialised, not its architecture; never stored in checkpoints."""
 
 

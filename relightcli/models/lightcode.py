@@ -47,8 +47,9 @@ def code_from_logits(logits: torch.Tensor) -> torch.Tensor:
 
 
 def mirror_code(code: torch.Tensor) -> torch.Tensor:
-    """The code (or logits) of the left-right mirrored image: directions swapped E <-> W, NE <-> NW, SE <-> SW."""
-    return code[:, MIRROR_INDEX]
+    """The code (or logits, or direction probabilities alone, ``(B, 8)``) of the left-right mirrored image:
+    directions swapped E <-> W, NE <-> NW, SE <-> SW."""
+    return code[:, MIRROR_INDEX[: code.shape[1]]]
 
 
 def sharpen(probabilities: torch.Tensor, power: float) -> torch.Tensor:
@@ -62,5 +63,6 @@ def sharpen(probabilities: torch.Tensor, power: float) -> torch.Tensor:
 
 def same_direction(source: torch.Tensor, target: torch.Tensor, sharpness: float = 1.0) -> torch.Tensor:
     """``(B,)`` probability that the two codes' lights come from the same direction (independent readings), from
-    their direction probabilities sharpened by ``sharpness`` (`sharpen`)."""
+    their direction probabilities (a code's first 8 columns, or direction probabilities alone) sharpened by
+    ``sharpness`` (`sharpen`)."""
     return (sharpen(source[:, :N_DIRECTIONS], sharpness) * sharpen(target[:, :N_DIRECTIONS], sharpness)).sum(dim=1)

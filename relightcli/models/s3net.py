@@ -149,6 +149,12 @@ class S3Net(nn.Module):
             Above 1, two readings that agree on a direction commit to the colour-only path, and two that disagree
             to the per-pixel one. Known settings (one-hot codes) are unaffected.
         reader_size: The light reader's working size (its ``input_size``: the photos are read resized to it).
+        gate_reader_size: With a positive size, a second frozen light estimator, ``gate_reader`` (read at that
+            size), gives the direction probabilities of the lights the model reads for the same-direction
+            weight alone, while the FiLM and the table keep ``light_reader``'s codes, the ones the network was
+            trained on: that weight is a decision (keep the shadows or move them), best taken by the most
+            accurate reader, and a reader swapped under the FiLM shifts what it was trained to see. A light
+            given as a code (``--light``) gives its own direction. 0 (the default): ``light_reader`` gives both.
     """
 
     size_multiple = 32
@@ -166,6 +172,7 @@ class S3Net(nn.Module):
         reading_sharpness: float = 1.0,
         gate_sharpness: float = 1.0,
         reader_size: int = 128,
+        gate_reader_size: int = 0,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -200,6 +207,9 @@ class S3Net(nn.Module):
             nn.init.zeros_(self.code_film[2].bias)
             n_t = lightcode.N_TEMPERATURES
             self.temperature_gain = nn.Parameter(torch.zeros(n_t, n_t, 3))
+        self.gate_reader: LightNet | None = None
+        if told_light and gate_reader_size:
+            self.gate_reader = LightNet(input_size=gate_reader_size).requires_grad_(False).eval()
         self.mid_conv = AttentionBlock(c3)
         self.attention1 = AttentionBlock(d1)
         self.attention2 = AttentionBlock(d2)
@@ -223,10 +233,11 @@ class S3Net(nn.Module):
             nn.init.zeros_(self.colour_mlp[2].bias)
 
     def train(self, mode: bool = True) -> S3Net:
-        """As `nn.Module.train`, but the light reader stays frozen in eval mode (its BatchNorm statistics too)."""
+        """As `nn.Module.train`, but the light readers stay frozen in eval mode (their BatchNorm statistics too)."""
         super().train(mode)
-        if self.light_reader is not None:
-            self.light_reader.eval()
+        for reader in (self.light_reader, self.gate_reader):
+            if reader is not None:
+                reader.eval()
         return self
 
     def read_lights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,9 +248,25 @@ class S3Net(nn.Module):
         codes = read_codes(self.light_reader, torch.cat([x[:, :3], x[:, 3:6]]), self.reading_sharpness)
         return codes[:n], codes[n:]
 
+    def read_directions(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source's and the guide's direction probabilities ``(B, 8)`` (fp32) read by ``gate_reader`` (as
+        `read_lights` reads codes), for the same-direction weight."""
+        assert self.gate_reader is not None
+        n = x.shape[0]
+        codes = read_codes(self.gate_reader, torch.cat([x[:, :3], x[:, 3:6]]))[:, : lightcode.N_DIRECTIONS]
+        return codes[:n], codes[n:]
+
     def forward(
-        self, x: torch.Tensor, source_light: torch.Tensor | None = None, target_light: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        source_light: torch.Tensor | None = None,
+        target_light: torch.Tensor | None = None,
+        source_direction: torch.Tensor | None = None,
+        target_direction: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``source_light``/``target_light``: codes ``(B, 13)`` (a model told the lights reads those not given);
+        ``source_direction``/``target_direction``: direction probabilities ``(B, 8)`` for the same-direction
+        weight alone (``gate_reader`` reads those of lights not given; a given code gives its own direction)."""
         h, w = x.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(
@@ -247,12 +274,26 @@ class S3Net(nn.Module):
             )
         src, inputs = x[:, :3], x[:, :IN_CHANNELS]  # the 8 input channels, before any physical ones
         codes: tuple[torch.Tensor, torch.Tensor] | None = None
+        gate: tuple[torch.Tensor, torch.Tensor] | None = None
         if self.light_reader is not None:
+            # the directions the gate reader reads: those of lights neither given as codes nor as directions
+            read = (
+                source_light is None and source_direction is None,
+                target_light is None and target_direction is None,
+            )
             if source_light is None or target_light is None:
                 read_src, read_guide = self.read_lights(inputs)
                 source_light = read_src if source_light is None else source_light
                 target_light = read_guide if target_light is None else target_light
+            if self.gate_reader is not None and any(read):
+                dir_src, dir_guide = self.read_directions(inputs)
+                source_direction = dir_src if read[0] else source_direction
+                target_direction = dir_guide if read[1] else target_direction
             codes = (source_light.float().to(x.device), target_light.float().to(x.device))
+            gate = tuple(  # type: ignore[assignment]
+                (code if d is None else d).float().to(x.device)
+                for code, d in zip(codes, (source_direction, target_direction), strict=True)
+            )
         if self.physical:
             physical = shading.shading_inputs(x).to(x.dtype)
             x = torch.cat([x, physical], dim=1)
@@ -282,7 +323,8 @@ class S3Net(nn.Module):
             gain, offset = out[:, :3], out[:, 3:]
             if codes is None:
                 return src * torch.exp(2.0 * torch.tanh(gain)) + 0.5 * torch.tanh(offset)
-            return self._told_output(src, gain, offset, wide[:, :3], *codes)
+            assert gate is not None
+            return self._told_output(src, gain, offset, wide[:, :3], *codes, *gate)
         return out
 
     def _told_output(
@@ -293,16 +335,19 @@ class S3Net(nn.Module):
         wide_gain: torch.Tensor,
         source_light: torch.Tensor,
         target_light: torch.Tensor,
+        source_direction: torch.Tensor,
+        target_direction: torch.Tensor,
     ) -> torch.Tensor:
         """The ratio head told the lights: the per-pixel relighting and the same-direction colour-only path,
-        mixed by the probability that the direction is unchanged."""
+        mixed by the probability that the direction is unchanged (from the directions, which may be another
+        reader's than the codes')."""
         n_d = lightcode.N_DIRECTIONS
         gains = self.temperature_gain.float()
         table = torch.einsum("bi,bj,ijc->bc", source_light[:, n_d:], target_light[:, n_d:], gains)
         table = torch.tanh(table)[:, :, None, None].to(gain.dtype)
         relit = src * torch.exp(2.0 * torch.tanh(gain) + table) + 0.5 * torch.tanh(offset)
         recoloured = src * torch.exp(2.0 * torch.tanh(wide_gain) + table)
-        same = lightcode.same_direction(source_light, target_light, self.gate_sharpness)
+        same = lightcode.same_direction(source_direction, target_direction, self.gate_sharpness)
         same = same[:, None, None, None].to(relit.dtype)
         return same * recoloured + (1.0 - same) * relit
 
@@ -429,7 +474,7 @@ LEGACY_READER_SIZE = 128
     output_range=TOLD_RANGE,
     paper=_PAPER,
     int8_safe=True,
-    int8_fp32=("global_head", "light_reader", "code_film"),
+    int8_fp32=("global_head", "light_reader", "gate_reader", "code_film"),
     told_light=True,
     unrecorded={"reader_size": LEGACY_READER_SIZE},
 )
@@ -441,15 +486,20 @@ def s3net_lite_lightaware(
     reading_sharpness: float = 1.0,
     gate_sharpness: float = 1.0,
     reader_size: int | None = None,
+    gate_reader_size: int = 0,
+    gate_weights: str | None = "default",
 ) -> S3Net:
     """s3net_lite_lightcolour told the source's and target's light (read, or exact with --light): FiLM codes and
     a colour-only path where the direction stays.
 
     ``light_weights``: the light reader's starting weights, ``"default"`` for the shipped light estimator (a
     checkpoint of this model carries its own), ``None`` for none (random, as in tests). ``reading_sharpness``,
-    ``gate_sharpness``, ``reader_size``: see `S3Net`. ``reader_size`` left out is the working size of the
-    estimator in ``light_weights`` (recorded with the model, so its checkpoints say it), or `LEGACY_READER_SIZE`
-    without one: checkpoints that do not record it were all made with readers of that size."""
+    ``gate_sharpness``, ``reader_size``, ``gate_reader_size``: see `S3Net`. ``reader_size`` left out is the working
+    size of the estimator in ``light_weights`` (recorded with the model, so its checkpoints say it), or
+    `LEGACY_READER_SIZE` without one: checkpoints that do not record it were all made with readers of that size.
+    ``gate_weights``: the gate reader's weights when ``gate_reader_size`` is positive (``"default"``: the shipped
+    light estimator; ``None``: random, as for a checkpoint that carries its own); `relight export --gate-weights`
+    gives a relighter one."""
     for name, value in (("reading_sharpness", reading_sharpness), ("gate_sharpness", gate_sharpness)):
         if not (math.isfinite(value) and value > 0):
             raise RelightError(f"{name} must be a positive number, got {value}")
@@ -463,6 +513,8 @@ def s3net_lite_lightaware(
         settled = {"reader_size": reader_size} if light_weights is not None else {}
     if not (isinstance(reader_size, int) and not isinstance(reader_size, bool) and reader_size >= 16):
         raise RelightError(f"reader_size must be a whole number of pixels, at least 16, got {reader_size}")
+    if not (isinstance(gate_reader_size, int) and not isinstance(gate_reader_size, bool)) or 0 < gate_reader_size < 16:
+        raise RelightError(f"gate_reader_size must be 0 (none) or a whole number, at least 16, got {gate_reader_size}")
     model = _lite(
         encoder,
         pretrained_backbone,
@@ -474,17 +526,32 @@ def s3net_lite_lightaware(
         reading_sharpness=reading_sharpness,
         gate_sharpness=gate_sharpness,
         reader_size=reader_size,
+        gate_reader_size=gate_reader_size,
     )
     assert model.light_reader is not None
     model.relight_settled_args = settled
-    if light_weights is not None and next(model.parameters()).device.type != "meta":
-        from safetensors.torch import load_file  # not relightcli.checkpoint: it imports this module
-
-        try:
-            model.light_reader.load_state_dict(load_file(light_weights))
-        except Exception as exc:  # a missing, truncated or foreign file
-            raise RelightError(f"light_weights {light_weights}: not a light estimator's weights ({exc})") from None
+    if next(model.parameters()).device.type != "meta":
+        _load_reader(model.light_reader, light_weights, "light_weights")
+        if model.gate_reader is not None:
+            _load_reader(model.gate_reader, gate_weights, "gate_weights")
     return model
+
+
+def _load_reader(reader: LightNet, weights: str | None, option: str) -> None:
+    """Load a light estimator's weights into a frozen reader (``"default"``: the shipped estimator; ``None``:
+    leave it as built)."""
+    if weights is None:
+        return
+    if weights == "default":
+        from ..assets import default_light_weights
+
+        weights = str(default_light_weights())
+    from safetensors.torch import load_file  # not relightcli.checkpoint: it imports this module
+
+    try:
+        reader.load_state_dict(load_file(weights))
+    except Exception as exc:  # a missing, truncated or foreign file, or one of another working size
+        raise RelightError(f"{option} {weights}: not a light estimator's weights ({exc})") from None
 
 
 def _estimator_size(path: str) -> int:
