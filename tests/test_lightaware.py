@@ -513,7 +513,7 @@ def test_export_swaps_the_carried_light_reader_and_refuses_what_cannot_be_one(tm
 
 
 def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_alone(
-    scene: dict[str, Path], tmp_path: Path
+    scene: dict[str, Path], tmp_path: Path, monkeypatch
 ) -> None:
     """`relight export --gate-weights E`: E reads the directions of the lights the model reads, for the
     same-direction weight alone; the codes (FiLM, table) stay the light reader's, and given codes keep theirs."""
@@ -559,6 +559,13 @@ def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_al
     with torch.inference_mode():  # the flip pass reads its mirrored directions: the ensemble stays mirror-exact
         y, y_m = relighter.run(x, read), relighter.run(x.flip(-1), relighter.read_lights(x.flip(-1)))
     torch.testing.assert_close(y_m.flip(-1), y, atol=1e-4, rtol=0)
+
+    import relightcli.inference.engine as engine
+
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: True)  # the bf16 branch on any CPU
+    bf16 = Relighter(gated, device="cpu")
+    assert bf16.precision == "bf16" and all(p.dtype == torch.float32 for p in bf16._gate_reader.parameters())
+    torch.testing.assert_close(bf16.read_lights(x)["target_direction"], d_guide, atol=1e-5, rtol=1e-5)
 
     sharper = tmp_path / "sharper.safetensors"  # other options change, the gate reader stays
     result = runner.invoke(app, ["export", str(out), str(sharper), "--model-arg", "gate_sharpness=3"])
