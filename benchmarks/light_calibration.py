@@ -2,6 +2,7 @@
 (temperature scaling, Guo et al., "On Calibration of Modern Neural Networks", ICML 2017).
 
 Usage: python benchmarks/light_calibration.py FOLDER... [--weights W] [--scales 1 1.5 2 3] [--pairs 20000]
+    [--crop-views F]
 
 Each FOLDER holds images named with their setting (``Image049_4500_E.png``, as ``relight synth`` writes them), from
 the light estimator's *validation* scenes, never a set it is judged on. Every image is read as the engine reads it
@@ -12,7 +13,9 @@ random pairs of images from different scenes, the probability that both lights c
 `lightcode.same_direction` computes it (the weight of the colour-only path, at ``gate_sharpness`` = the scale), its
 Brier score against whether they do, and a reliability table (mean probability against the frequency, in five
 bins). A calibrated gate has the frequency equal to the probability in every bin. ``relight export W OUT
---model-arg gate_sharpness=V`` records a scale in a light-aware relighter.
+--model-arg gate_sharpness=V`` records a scale in a light-aware relighter. ``--crop-views F`` reads each image
+as the mean of the logits of the whole image and of its four corner crops of side F (0 < F < 1), a test-time
+ensemble, to see whether reading several views would make a better same-direction weight.
 """
 
 from __future__ import annotations
@@ -35,15 +38,26 @@ N = len(DIRECTIONS)
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0 + 1e-6)
 
 
-def read(estimator: LightEstimator, folder: Path) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """Direction logits ``(n, 8)``, true directions ``(n,)`` and scene names of every labelled image."""
+def views(batch: torch.Tensor, crop: float | None) -> list[torch.Tensor]:
+    """The whole images, and with ``crop`` their four corner crops of that fraction of each side."""
+    if crop is None:
+        return [batch]
+    h, w = batch.shape[-2:]
+    ch, cw = round(h * crop), round(w * crop)
+    return [batch] + [batch[..., t : t + ch, c : c + cw] for t in (0, h - ch) for c in (0, w - cw)]
+
+
+def read(
+    estimator: LightEstimator, folder: Path, crop: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Direction logits ``(n, 8)`` (the mean over `views`), true directions ``(n,)`` and scene names of every
+    labelled image."""
     items = labelled_images(folder)
     logits = []
     for start in range(0, len(items), 64):
-        batch = [
-            torch.from_numpy(read_image(p).rgb.transpose(2, 0, 1).copy())[None] for p, _, _ in items[start : start + 64]
-        ]
-        logits.append(estimator.logits(torch.cat(batch))[:, :N])
+        images = [read_image(p).rgb.transpose(2, 0, 1) for p, _, _ in items[start : start + 64]]
+        batch = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
+        logits.append(torch.stack([estimator.logits(v)[:, :N] for v in views(batch, crop)]).mean(dim=0))
     scenes = np.array([p.name.split("_")[0] for p, _, _ in items])
     return torch.cat(logits), torch.tensor([d for _, d, _ in items]), scenes
 
@@ -78,12 +92,15 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="A light_net checkpoint (default: the shipped estimator).")
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0])
     ap.add_argument("--pairs", type=int, default=20000)
+    ap.add_argument("--crop-views", type=float, default=None, help="Also read four corner crops of this side.")
     args = ap.parse_args()
+    if args.crop_views is not None and not 0 < args.crop_views < 1:
+        ap.error(f"--crop-views {args.crop_views}: expected a fraction between 0 and 1")
     torch.set_grad_enabled(False)
     estimator = LightEstimator(args.weights, device="cpu")
     print(f"estimator: {estimator.weights}\n")
     sets = {
-        folder.name if folder.name != "train" else folder.parent.name: read(estimator, folder)
+        folder.name if folder.name != "train" else folder.parent.name: read(estimator, folder, args.crop_views)
         for folder in args.folders
     }
     if len(sets) > 1:

@@ -354,3 +354,26 @@ def test_show_light_is_refused_for_folders(tmp_path: Path) -> None:
         app, ["apply", "--src-dir", str(tmp_path), "--light", "3500K/N", "-o", str(tmp_path / "o"), "--show-light"]
     )
     assert result.exit_code == 1 and "--show-light is for one photo" in result.output
+
+
+def test_the_calibration_script_reads_crop_views_as_a_mean_of_logits(monkeypatch, capsys) -> None:
+    """`benchmarks/light_calibration.py --crop-views F`: the whole image and its four corner crops, averaged."""
+    import importlib.util
+
+    repo = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("light_calibration", repo / "benchmarks" / "light_calibration.py")
+    cal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cal)
+    batch = torch.rand(2, 3, 20, 30)
+    views = cal.views(batch, 0.5)
+    assert len(views) == 5 and views[0] is batch and all(v.shape == (2, 3, 10, 15) for v in views[1:])
+    torch.testing.assert_close(views[4], batch[..., 10:, 15:])
+    assert cal.views(batch, None) == [batch]
+    presets = repo / "relightcli" / "assets" / "presets"
+    monkeypatch.setattr(sys, "argv", ["x", str(presets), "--scales", "2", "--pairs", "400", "--crop-views", "0.8"])
+    cal.main()
+    out = capsys.readouterr().out
+    assert "| presets | 40 |" in out and out.count("| 2 | 0.") == 1
+    monkeypatch.setattr(sys, "argv", ["x", str(presets), "--crop-views", "1.5"])
+    with pytest.raises(SystemExit):
+        cal.main()
