@@ -2,7 +2,7 @@
 (temperature scaling, Guo et al., "On Calibration of Modern Neural Networks", ICML 2017).
 
 Usage: python benchmarks/light_calibration.py FOLDER... [--weights W] [--scales 1 1.5 2 3] [--pairs 20000]
-    [--crop-views F]
+    [--crop-views F]  (--weights A B ...: the mean logits of several estimators)
 
 Each FOLDER holds images named with their setting (``Image049_4500_E.png``, as ``relight synth`` writes them), from
 the light estimator's *validation* scenes, never a set it is judged on. Every image is read as the engine reads it
@@ -48,16 +48,17 @@ def views(batch: torch.Tensor, crop: float | None) -> list[torch.Tensor]:
 
 
 def read(
-    estimator: LightEstimator, folder: Path, crop: float | None = None
+    estimators: list[LightEstimator], folder: Path, crop: float | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """Direction logits ``(n, 8)`` (the mean over `views`), true directions ``(n,)`` and scene names of every
-    labelled image."""
+    """Direction logits ``(n, 8)`` (the mean over the estimators and `views`), true directions ``(n,)`` and scene
+    names of every labelled image."""
     items = labelled_images(folder)
     logits = []
     for start in range(0, len(items), 64):
         images = [read_image(p).rgb.transpose(2, 0, 1) for p, _, _ in items[start : start + 64]]
         batch = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
-        logits.append(torch.stack([estimator.logits(v)[:, :N] for v in views(batch, crop)]).mean(dim=0))
+        read = [e.logits(v)[:, :N] for e in estimators for v in views(batch, crop)]
+        logits.append(torch.stack(read).mean(dim=0))
     scenes = np.array([p.name.split("_")[0] for p, _, _ in items])
     return torch.cat(logits), torch.tensor([d for _, d, _ in items]), scenes
 
@@ -89,7 +90,9 @@ def gate_table(logits: torch.Tensor, truth: torch.Tensor, scenes: np.ndarray, sc
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
-    ap.add_argument("--weights", default=None, help="A light_net checkpoint (default: the shipped estimator).")
+    ap.add_argument(
+        "--weights", nargs="+", default=[None], help="light_net checkpoints (default: the shipped estimator)."
+    )
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0])
     ap.add_argument("--pairs", type=int, default=20000)
     ap.add_argument("--crop-views", type=float, default=None, help="Also read four corner crops of this side.")
@@ -97,10 +100,10 @@ def main() -> None:
     if args.crop_views is not None and not 0 < args.crop_views < 1:
         ap.error(f"--crop-views {args.crop_views}: expected a fraction between 0 and 1")
     torch.set_grad_enabled(False)
-    estimator = LightEstimator(args.weights, device="cpu")
-    print(f"estimator: {estimator.weights}\n")
+    estimators = [LightEstimator(w, device="cpu") for w in args.weights]
+    print(f"estimator: {' + '.join(str(e.weights) for e in estimators)}\n")
     sets = {
-        folder.name if folder.name != "train" else folder.parent.name: read(estimator, folder, args.crop_views)
+        folder.name if folder.name != "train" else folder.parent.name: read(estimators, folder, args.crop_views)
         for folder in args.folders
     }
     if len(sets) > 1:

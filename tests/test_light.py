@@ -374,6 +374,11 @@ def test_the_calibration_script_reads_crop_views_as_a_mean_of_logits(monkeypatch
     cal.main()
     out = capsys.readouterr().out
     assert "| presets | 40 |" in out and out.count("| 2 | 0.") == 1
+    shipped = str(repo / "relightcli" / "assets" / "weights" / "light-default.safetensors")
+    two = ["x", str(presets), "--scales", "2", "--pairs", "400", "--weights", shipped, shipped]
+    monkeypatch.setattr(sys, "argv", two)
+    cal.main()
+    assert "light-default.safetensors + " in capsys.readouterr().out  # two estimators, their logits averaged
     monkeypatch.setattr(sys, "argv", ["x", str(presets), "--crop-views", "1.5"])
     with pytest.raises(SystemExit):
         cal.main()
