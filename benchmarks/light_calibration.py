@@ -87,6 +87,7 @@ def gate_table(logits: torch.Tensor, truth: torch.Tensor, scenes: np.ndarray, sc
     return f"| {scale:g} | {np.mean((gate - same) ** 2):.4f} | " + " | ".join(cells) + " |"
 
 
+@torch.no_grad()
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
@@ -99,7 +100,6 @@ def main() -> None:
     args = ap.parse_args()
     if args.crop_views is not None and not 0 < args.crop_views < 1:
         ap.error(f"--crop-views {args.crop_views}: expected a fraction between 0 and 1")
-    torch.set_grad_enabled(False)
     estimators = [LightEstimator(w, device="cpu") for w in args.weights]
     print(f"estimator: {' + '.join(str(e.weights) for e in estimators)}\n")
     sets = {

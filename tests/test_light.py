@@ -372,6 +372,7 @@ def test_the_calibration_script_reads_crop_views_as_a_mean_of_logits(monkeypatch
     presets = repo / "relightcli" / "assets" / "presets"
     monkeypatch.setattr(sys, "argv", ["x", str(presets), "--scales", "2", "--pairs", "400", "--crop-views", "0.8"])
     cal.main()
+    assert torch.is_grad_enabled()  # run in this process, it leaves autograd as it found it
     out = capsys.readouterr().out
     assert "| presets | 40 |" in out and out.count("| 2 | 0.") == 1
     shipped = str(repo / "relightcli" / "assets" / "weights" / "light-default.safetensors")
