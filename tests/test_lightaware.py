@@ -577,6 +577,9 @@ def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_al
          "--weights", str(out), "--show-light", "-o", str(tmp_path / "shown.png")],
     )  # fmt: skip
     assert shown.exit_code == 0 and "directions read by its gate reader: source " in shown.output, shown.output
+    for size in (-128, 8, 1.5, True):
+        with pytest.raises(relightcli.RelightError, match="gate_reader_size must be 0"):
+            relightcli.create_model(NAME, **TINY_ARGS[NAME], gate_reader_size=size)
     plain = relightcli.save_checkpoint(tiny_model("s3net_lite_ratio"), tmp_path / "plain.safetensors")
     for src_file, weights, message in ((plain, gate_file, "reads no light"), (ckpt, ckpt, "not a LightNet")):
         bad = tmp_path / "bad.safetensors"

@@ -513,7 +513,8 @@ def s3net_lite_lightaware(
         settled = {"reader_size": reader_size} if light_weights is not None else {}
     if not (isinstance(reader_size, int) and not isinstance(reader_size, bool) and reader_size >= 16):
         raise RelightError(f"reader_size must be a whole number of pixels, at least 16, got {reader_size}")
-    if not (isinstance(gate_reader_size, int) and not isinstance(gate_reader_size, bool)) or 0 < gate_reader_size < 16:
+    whole = isinstance(gate_reader_size, int) and not isinstance(gate_reader_size, bool)
+    if not whole or (gate_reader_size != 0 and gate_reader_size < 16):
         raise RelightError(f"gate_reader_size must be 0 (none) or a whole number, at least 16, got {gate_reader_size}")
     model = _lite(
         encoder,
