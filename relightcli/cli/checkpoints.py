@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -116,28 +116,15 @@ def export(
                 changes[key] = value
         model = rebuild(model, **changes)  # checks the options
     meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
-    if light_weights is not None:
-        reader = getattr(model, "light_reader", None)
-        if reader is None:
-            raise RelightError(f"--light-weights: {src} holds {model.relight_info.name}, which reads no light")
-        estimator = load_model(light_weights)
-        if estimator.relight_info.task != "light" or type(estimator) is not type(reader):
-            raise RelightError(f"--light-weights {light_weights}: not a {type(reader).__name__} light estimator")
-        if estimator.input_size != reader.input_size:  # the relighter reads at the estimator's working size
-            model = rebuild(model, reader_size=estimator.input_size)
-            reader = model.light_reader
-        reader.load_state_dict(estimator.state_dict())
-        meta["light_reader"] = Path(str(light_weights)).name
-    if gate_weights is not None:
-        reader = getattr(model, "light_reader", None)
-        if reader is None:
-            raise RelightError(f"--gate-weights: {src} holds {model.relight_info.name}, which reads no light")
-        estimator = load_model(gate_weights)
-        if estimator.relight_info.task != "light" or type(estimator) is not type(reader):
-            raise RelightError(f"--gate-weights {gate_weights}: not a {type(reader).__name__} light estimator")
-        gate = {f"gate_reader.{k}": v for k, v in estimator.state_dict().items()}
-        model = rebuild(model, gate, gate_reader_size=estimator.input_size)
-        meta["gate_reader"] = Path(str(gate_weights)).name
+    for option, weights, module, size in (
+        ("--light-weights", light_weights, "light_reader", "reader_size"),
+        ("--gate-weights", gate_weights, "gate_reader", "gate_reader_size"),
+    ):
+        if weights is not None:  # carried at the estimator's working size, as the estimator reads
+            estimator = _carried_estimator(model, src, weights, option)
+            state = {f"{module}.{k}": v for k, v in estimator.state_dict().items()}
+            model = rebuild(model, state, **{size: estimator.input_size})
+            meta[module] = Path(str(weights)).name
     if max_side is not None and not valid_max_side(max_side):
         raise RelightError(f"--max-side {max_side}: must be 0 (full resolution) or at least 16")
     inference = dict(model.relight_inference)
@@ -151,6 +138,20 @@ def export(
     flip = ", flip ensemble by default" if inference.get("flip_ensemble") else ""
     side = f", relit at {inference['max_side']} px by default" if inference.get("max_side") else ""
     console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 2**20:.1f} MiB, {dtype}{flip}{side})")
+
+
+def _carried_estimator(model: Any, src: str, weights: str, option: str) -> Any:
+    """The light estimator in ``weights`` for the light-aware relighter ``model`` to carry; one-line errors name
+    ``option``."""
+    from ..checkpoint import load_model
+
+    reader = getattr(model, "light_reader", None)
+    if reader is None:
+        raise RelightError(f"{option}: {src} holds {model.relight_info.name}, which reads no light")
+    estimator = load_model(weights)
+    if estimator.relight_info.task != "light" or type(estimator) is not type(reader):
+        raise RelightError(f"{option} {weights}: not a {type(reader).__name__} light estimator")
+    return estimator
 
 
 @app.command()
