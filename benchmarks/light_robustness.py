@@ -42,6 +42,7 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from None
 
 
+@torch.no_grad()
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
@@ -53,7 +54,6 @@ def run() -> None:
         looks = parse_responses(args.looks)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    torch.set_grad_enabled(False)
     estimator = LightEstimator(args.light_weights, device="cpu")
     sets = [(folder, labelled_images(folder)[: args.limit]) for folder in args.folders]  # all found, or one error
     print(f"light weights: {estimator.weights} (flip ensemble {estimator.flip})\n")

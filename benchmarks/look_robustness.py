@@ -49,13 +49,13 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from None
 
 
+@torch.no_grad()
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--looks", default=",".join(RESPONSES))
     args = ap.parse_args()
-    torch.set_grad_enabled(False)
     weights = args.weights or str(default_weights())
     relighter = Relighter(load_model(weights), device="cpu")
     try:

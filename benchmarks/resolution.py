@@ -97,6 +97,7 @@ def memory_model_error(weights: str, sizes: list[int]) -> None:
         print(f"| {side}x{side} | {est / 2**20:.0f} | {measured / 2**20:.0f} | {error:+.1f}% |")
 
 
+@torch.no_grad()
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="*", type=Path)
@@ -104,7 +105,6 @@ def main() -> None:
     ap.add_argument("--configs", default="full,side512,side1024,side2048,tile1024")
     ap.add_argument("--memory-sizes", default="")
     args = ap.parse_args()
-    torch.set_grad_enabled(False)
     weights = args.weights or str(default_weights())
     if args.memory_sizes:
         memory_model_error(weights, [int(s) for s in args.memory_sizes.split(",")])
