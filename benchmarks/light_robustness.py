@@ -52,8 +52,8 @@ def run() -> None:
     args = ap.parse_args()
     try:
         looks = parse_responses(args.looks)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
+    except ValueError as exc:  # an unknown look: argparse's one-line usage error, exit 2
+        ap.error(str(exc))
     estimator = LightEstimator(args.light_weights, device="cpu")
     sets = [(folder, labelled_images(folder)[: args.limit]) for folder in args.folders]  # all found, or one error
     print(f"light weights: {estimator.weights} (flip ensemble {estimator.flip})\n")

@@ -60,8 +60,8 @@ def run() -> None:
     relighter = Relighter(load_model(weights), device="cpu")
     try:
         looks = parse_responses(args.looks)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
+    except ValueError as exc:  # an unknown look: argparse's one-line usage error, exit 2
+        ap.error(str(exc))
     sets = [(f, PairDataset(scan_pairs(f / "val" if (f / "val").is_dir() else f))) for f in args.folders]
     print(f"weights: {weights} ({relighter.info.name}, {relighter.precision}, flip {relighter.flip_ensemble})\n")
     print("| set | look | pairs | model PSNR / SSIM | identity | model - identity (dB) |")

@@ -152,14 +152,21 @@ def test_camera_responses_keep_grey_grey_and_the_light_robustness_script_scores_
     rows = [line for line in out.stdout.splitlines() if line.startswith(f"| {scenes.name} |")]
     assert [r.split(" | ")[1] for r in rows] == ["standard", "aces", "dark1", "mean of the 2 other looks"]
     assert all(" | 40 | " in r for r in rows)
-    missing = subprocess.run(
-        [*cmd[:2], str(scenes / "missing"), "--light-weights", str(random_weights)],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
-    assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
+    bad = {  # both bad inputs at once: each run's time is mostly torch's import
+        "missing": [*cmd[:2], str(scenes / "missing"), "--light-weights", str(random_weights)],
+        "look": [*cmd, "--looks", "standard,filmic"],
+    }
+    procs = {
+        k: subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for k, c in bad.items()
+    }
+    (missing_out, missing_err), (look_out, look_err) = (procs[k].communicate(timeout=120) for k in bad)
+    assert procs["missing"].returncode == 1 and missing_err.strip().splitlines() == [
         f"error: {scenes / 'missing'}: folder not found"
     ]
-    assert "|" not in missing.stdout  # no table begun for sets that are not all there
+    assert "|" not in missing_out  # no table begun for sets that are not all there
+    assert procs["look"].returncode == 2 and "|" not in look_out
+    assert look_err.strip().splitlines()[-1].startswith("light_robustness.py: error: unknown looks ['filmic']; choose")
 
 
 def test_estimate_arithmetic() -> None:
