@@ -68,9 +68,10 @@ def save_checkpoint(
         raise RelightError("save_checkpoint needs a model made by relightcli.create_model")
     model = getattr(model, "module", model)  # DistributedDataParallel
     own = model.state_dict()
+    canonical = _canonical_names(own)
     tensors = {}
     for k, v in own.items():
-        if k not in _canonical_names(own):
+        if k not in canonical:
             continue  # an alias of a shared parameter (e.g. MPRNet's single PReLU): stored once
         v = v.detach().to("cpu")
         if dtype is not None and v.is_floating_point():
