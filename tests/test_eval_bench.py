@@ -251,7 +251,7 @@ def test_eval_without_lpips_reports_psnr_and_ssim_only(
     ]
 
 
-def test_bench_json_has_every_field_positive(tmp_path: Path) -> None:
+def test_bench_json_has_every_field_positive(quick_peak: None, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = (
         '{"encoder_args": {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128], "stem_width": 16, "base_width": 8}}'
@@ -467,7 +467,7 @@ def test_fusion_keeps_two_calls_of_one_convolution_apart() -> None:
         assert (gm(x) - ref).abs().max() < 1e-5
 
 
-def test_compiled_model_matches_eager_in_fp32_and_bench_reports_it(tmp_path: Path) -> None:
+def test_compiled_model_matches_eager_in_fp32_and_bench_reports_it(quick_peak: None, tmp_path: Path) -> None:
     """`relight apply --compile` / `relight bench --compile`: Inductor with freezing, same outputs as eager."""
     model = _with_random_bn_statistics(tiny_model("s3net_lite_ratio"))
     x = torch.rand(1, 8, 64, 64)

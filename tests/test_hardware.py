@@ -103,7 +103,7 @@ def test_converted_bf16_runs_with_a_note_where_onednn_can(converting_bf16_cpu) -
     assert out.dtype == torch.float32 and out.isfinite().all()
 
 
-def test_bench_measures_only_what_the_cpu_runs_natively(avx2_cpu, tmp_path) -> None:
+def test_bench_measures_only_what_the_cpu_runs_natively(avx2_cpu, quick_peak, tmp_path) -> None:
     out = tmp_path / "bench.json"
     args = ["bench", "--cpu", "--model", "formresnet", "--model-args", '{"width": 8, "depth": 3}', "--size", "32"]
     result = runner.invoke(app, [*args, "--repeats", "1", "--json", str(out)])
