@@ -38,6 +38,16 @@ def _scrambled(seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
+def _other_estimator(path: Path) -> torch.nn.Module:
+    """A light estimator unlike the tiny model's carried reader in every weight, saved at ``path``."""
+    estimator = relightcli.create_model("light_net")
+    with torch.no_grad():
+        for p in estimator.parameters():
+            p.add_(0.1)
+    relightcli.save_checkpoint(estimator, path)
+    return estimator
+
+
 def _codes(*settings: str) -> torch.Tensor:
     return lightcode.settings_code([Setting.parse(s) for s in settings])
 
@@ -467,12 +477,8 @@ def test_export_swaps_the_carried_light_reader_and_refuses_what_cannot_be_one(tm
     model = tiny_model(NAME)
     ckpt = tmp_path / "aware.safetensors"
     relightcli.save_checkpoint(model, ckpt)
-    reader = relightcli.create_model("light_net")
-    with torch.no_grad():
-        for p in reader.parameters():
-            p.add_(0.1)  # unlike the carried reader in every weight
     reader_file, out = tmp_path / "reader.safetensors", tmp_path / "swapped.safetensors"
-    relightcli.save_checkpoint(reader, reader_file)
+    reader = _other_estimator(reader_file)
     result = runner.invoke(app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--light-weights", str(reader_file)])
     assert result.exit_code == 0, result.output
     loaded = relightcli.load_model(out)
@@ -519,12 +525,8 @@ def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_al
     same-direction weight alone; the codes (FiLM, table) stay the light reader's, and given codes keep theirs."""
     model = _scrambled()
     ckpt = relightcli.save_checkpoint(model, tmp_path / "aware.safetensors")
-    gate_net = relightcli.create_model("light_net")
-    with torch.no_grad():
-        for p in gate_net.parameters():
-            p.add_(0.1)  # unlike the light reader in every weight
     gate_file, out = tmp_path / "gate.safetensors", tmp_path / "gated.safetensors"
-    relightcli.save_checkpoint(gate_net, gate_file)
+    gate_net = _other_estimator(gate_file)
     result = runner.invoke(app, ["export", str(ckpt), str(out), "--dtype", "fp32", "--gate-weights", str(gate_file)])
     assert result.exit_code == 0, result.output
     gated = relightcli.load_model(out)
