@@ -1,6 +1,7 @@
 """The relighter told the lights (s3net_lite_lightaware) and its light codes (relightcli.models.lightcode)."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -518,6 +519,40 @@ def test_export_swaps_the_carried_light_reader_and_refuses_what_cannot_be_one(tm
         assert message in result.output and not bad.exists(), result.output
 
 
+def test_the_gate_sharpness_script_scores_every_value_from_two_relightings(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`benchmarks/gate_sharpness.py` on the shipped default: pairs drawn from a scene range, every value and the
+    checkpoint's own scored, the mix as near the model's own output as clamping allows; bad ranges are one line."""
+    import importlib.util
+
+    repo = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("gate_sharpness", repo / "benchmarks" / "gate_sharpness.py")
+    gs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gs)
+    synthesize(tmp_path / "d", scenes=3, size=32, seed=3, supersample=1)
+    train_dir = tmp_path / "d" / "train"
+    monkeypatch.setattr(sys, "argv", ["x", f"{train_dir}:1-2", "--pairs", "4", "--values", "1", "3", "--json",
+                                      str(tmp_path / "gs.json")])  # fmt: skip
+    assert gs.main() == 0
+    out = capsys.readouterr().out
+    own = relightcli.load_model(repo / "weights" / "relight-default.safetensors").gate_sharpness
+    keys = sorted({1.0, 3.0, own})
+    for key in [*map(str, keys), "hard", "identity"]:
+        assert out.count(f"\n| {key} | ") == 2, key  # the folder's table and the pooled one
+    near = float(out.split("(first pairs): ")[1].split(" dB")[0])
+    assert near > 40.0, out
+    assert float(out.split("pick: gate sharpness ")[1].split()[0]) in keys
+    saved = json.loads((tmp_path / "gs.json").read_text())
+    rows = saved["pairs"][f"{train_dir}:1-2"]
+    assert len(rows) == 4 and all(r["scores"]["hard"][2] in (0.0, 1.0) for r in rows)
+    assert all(r["scores"]["identity"][2] == 1.0 and 0 <= r["scores"]["1.0"][2] <= 1 for r in rows)
+    monkeypatch.setattr(sys, "argv", ["x", f"{train_dir}:0-0"])
+    assert gs.main() == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1]
+        == f"error: {train_dir}:0-0: fewer than two scenes to draw pairs from"
+    )
+
+
 def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_alone(
     scene: dict[str, Path], tmp_path: Path, monkeypatch
 ) -> None:
@@ -561,6 +596,25 @@ def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_al
     with torch.inference_mode():  # the flip pass reads its mirrored directions: the ensemble stays mirror-exact
         y, y_m = relighter.run(x, read), relighter.run(x.flip(-1), relighter.read_lights(x.flip(-1)))
     torch.testing.assert_close(y_m.flip(-1), y, atol=1e-4, rtol=0)
+
+    # directions given to relight() decide the weight (benchmarks/gate_sharpness.py forces it to 1 and to 0), and
+    # the output at any directions is the mix of those two at the weight the directions give
+    one = Relighter(gated, device="cpu", precision="fp32", flip_ensemble=False)
+    arrays = (x[0, :3].permute(1, 2, 0).numpy(), x[0, 6].numpy(), x[0, 3:6].permute(1, 2, 0).numpy(), x[0, 7].numpy())
+    north, south = (torch.nn.functional.one_hot(torch.tensor([i]), 8).float() for i in (0, 4))
+    keep = one.relight(*arrays, lights={"source_direction": north, "target_direction": north})
+    assert torch.equal(one.last_lights["target_direction"], north)
+    move = one.relight(*arrays, lights={"source_direction": north, "target_direction": south})
+    unsure = {k: torch.softmax(torch.randn(1, 8), dim=1) for k in ("source_direction", "target_direction")}
+    real = one.relight(*arrays, lights=unsure)
+    w = float(one.same_direction(one.last_lights)[0])
+    assert 0.0 < w < 1.0 and np.abs(keep - move).max() > 1e-2
+    inside = (keep > 0) & (keep < 1) & (move > 0) & (move < 1)  # no pass clamped there
+    assert inside.mean() > 0.5
+    np.testing.assert_allclose(real[inside], (w * keep + (1 - w) * move)[inside], atol=1e-5)
+    one.relight(*arrays, source_setting=Setting.parse("2500_NE"), lights={"source_direction": south})
+    assert "source_direction" not in one.last_lights  # a setting given gives its own direction
+    torch.testing.assert_close(one.last_lights["source_light"], _codes("2500_NE"))
 
     import relightcli.inference.engine as engine
 

@@ -169,10 +169,10 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data: Path, tmp_path:
     assert killed.returncode == -signal.SIGKILL
     at_kill = torch.load(state_file, weights_only=True)
     assert at_kill["step"] < 2 * 15  # it really was cut short
+
+    resumed = _subprocess(_cli_args(data, tmp_path / "killed", *common, "--resume"))  # while the reference runs on
     _, err = ref.communicate(timeout=600)
     assert ref.returncode == 0, err
-
-    resumed = _subprocess(_cli_args(data, tmp_path / "killed", *common, "--resume"))
     _out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     assert "resuming" in err

@@ -431,12 +431,14 @@ class Relighter:
         *,
         source_setting: Setting | None = None,
         target_setting: Setting | None = None,
+        lights: Lights | None = None,
     ) -> np.ndarray:
         """Relight one image; arrays as in `make_input`; returns float32 ``(H, W, 3)`` in [0, 1].
 
         ``source_setting``/``target_setting``: the lights, when known exactly (``relight apply --light``), for
-        a model told the lights (`told_light`); what is not given it reads from the photos. Other models
-        ignore them.
+        a model told the lights (`told_light`); what is not given it reads from the photos. ``lights``: codes or
+        direction probabilities given as `run` takes them (``(1, 13)`` or ``(1, 8)``; a setting given wins).
+        Other models ignore them.
 
         A source larger than the working size (``max_side``, by default `default_max_side`) is relit at that size
         and the result carried to full resolution (`largeimage.upsample_relighting`); with ``tile``, or when the
@@ -444,11 +446,11 @@ class Relighter:
         """
         h, w = src.shape[:2]
         size, tile = self.plan(h, w)
-        lights = {
-            key: settings_code([s])
-            for key, s in (("source_light", source_setting), ("target_light", target_setting))
-            if s is not None
-        }
+        lights = dict(lights or {})
+        for side, setting in (("source", source_setting), ("target", target_setting)):
+            if setting is not None:  # a setting gives its own direction to the same-direction weight too
+                lights[f"{side}_light"] = settings_code([setting])
+                lights.pop(f"{side}_direction", None)
         if size != (h, w):
             small_src, small_depth = resize(src, size), resize(src_depth, size)
             out_small = self._relight_at_size(small_src, small_depth, guide, guide_depth, tile, lights)
