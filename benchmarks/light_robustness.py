@@ -7,7 +7,7 @@ responses other than ``standard``. A response that changes the direction a scene
 of them are global per-pixel curves, so the direction label stays true. The temperature label stays true under
 every response but ``desaturated`` (see the module).
 
-Usage: python benchmarks/light_robustness.py FOLDER... [--light-weights W] [--looks standard,aces,...]
+Usage: python benchmarks/light_robustness.py FOLDER... [--light-weights W] [--temperature-weights T] [--looks ...]
 [--limit N]
 """
 
@@ -47,6 +47,7 @@ def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--light-weights", default=None, help="estimator weights (default: the shipped estimator)")
+    ap.add_argument("--temperature-weights", default=None, help="a second estimator for the temperature alone")
     ap.add_argument("--looks", default=",".join(RESPONSES))
     ap.add_argument("--limit", type=int, default=None, help="read at most this many images per folder")
     args = ap.parse_args()
@@ -54,9 +55,9 @@ def run() -> None:
         looks = parse_responses(args.looks)
     except ValueError as exc:  # an unknown look: argparse's one-line usage error, exit 2
         ap.error(str(exc))
-    estimator = LightEstimator(args.light_weights, device="cpu")
+    estimator = LightEstimator(args.light_weights, device="cpu", temperature_weights=args.temperature_weights)
     sets = [(folder, labelled_images(folder)[: args.limit]) for folder in args.folders]  # all found, or one error
-    print(f"light weights: {estimator.weights} (flip ensemble {estimator.flip})\n")
+    print(f"light weights: {estimator.description} (flip ensemble {estimator.flip})\n")
     print("| set | look | images | direction top-1 | within one | temperature top-1 | within one |")
     print("|---|---|---|---|---|---|---|")
     for folder, items in sets:

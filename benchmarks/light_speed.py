@@ -40,7 +40,7 @@ def main() -> None:
 
     est = LightEstimator(args.weights, device="cpu")
     print(machine_summary())
-    print(f"torch threads: {torch.get_num_threads()}; weights: {est.weights}")
+    print(f"torch threads: {torch.get_num_threads()}; weights: {est.description}")
     rgb = np.random.default_rng(0).random((args.size, args.size, 3)).astype(np.float32)
     for flip in (True, False):
         est.flip = flip

@@ -209,6 +209,40 @@ def test_flip_ensemble_reads_a_mirror_as_the_mirrored_light(random_weights: Path
         LightEstimator(path, device="cpu")
 
 
+def test_a_second_estimator_reads_the_temperature_at_its_own_size(
+    random_weights: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``temperature_weights``: the direction is the first estimator's, the temperature the second's, each read
+    from the photo resized once to its own side (as either reads alone); the shipped pair is taken by default."""
+    other = tmp_path / "t48.safetensors"
+    save_checkpoint(relightcli.create_model("light_net", input_size=48), other)
+    pair = LightEstimator(random_weights, device="cpu", temperature_weights=other)
+    alone, second = LightEstimator(random_weights, device="cpu"), LightEstimator(other, device="cpu")
+    assert pair.input_sizes == (32, 48) and pair.description.endswith(f"(temperature: {other})")
+    rng = np.random.default_rng(3)
+    rgbs = [rng.random((60, 90, 3), dtype=np.float32), rng.random((40, 40, 3), dtype=np.float32)]
+    for got, a, b in zip(pair.many(rgbs), alone.many(rgbs), second.many(rgbs), strict=True):
+        assert got.direction_probabilities == pytest.approx(a.direction_probabilities, abs=1e-6)
+        assert got.temperature_probabilities == pytest.approx(b.temperature_probabilities, abs=1e-6)
+        assert a.temperature_probabilities != pytest.approx(b.temperature_probabilities, abs=1e-3)
+    out = tmp_path / "lights.json"
+    picture = tmp_path / "photo.png"
+    relightcli.io.write_image(picture, rgbs[0])
+    args = ["light", str(picture), "--light-weights", str(random_weights), "--temperature-weights", str(other)]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    read, expected = json.loads(out.read_text())[0], second.for_file(picture)
+    assert read["temperature_k"] == expected.temperature_k
+    assert read["temperature_confidence"] == pytest.approx(expected.temperature_confidence, abs=1e-4)
+    import relightcli.assets as assets
+
+    monkeypatch.setattr(assets, "default_light_weights", lambda: random_weights)
+    monkeypatch.setattr(assets, "default_temperature_weights", lambda: other)
+    assert LightEstimator(device="cpu").temperature_weights == str(other)  # the shipped pair
+    monkeypatch.setattr(assets, "default_temperature_weights", lambda: None)
+    assert LightEstimator(device="cpu").temperature_model is None  # an installation without one
+
+
 def test_training_resumes_and_records_every_option(scenes: Path, tmp_path: Path) -> None:
     cfg = LightTrainConfig(
         data=[scenes],
@@ -328,6 +362,15 @@ def test_eval_light_and_show_light(scenes: Path, tmp_path: Path, random_weights:
     assert result.exit_code == 0, result.output
     assert "light read from 200 images" in result.output and "within one step" in result.output
     assert "true (rows) x read (columns)" in result.output and (tmp_path / "report.html").is_file()
+    assert json.loads((tmp_path / "summary.json").read_text())["temperature_weights"] is None
+    paired = runner.invoke(
+        app,
+        ["eval", "--light", "--data", str(scenes), "--light-weights", str(random_weights), "--temperature-weights",
+         str(random_weights), "--limit", "8", "-o", str(tmp_path / "paired")],
+    )  # fmt: skip
+    assert paired.exit_code == 0, paired.output
+    assert json.loads((tmp_path / "paired" / "summary.json").read_text())["temperature_weights"] == str(random_weights)
+    assert "(temperature: " in (tmp_path / "paired" / "report.html").read_text()
     from relightcli.assets import samples
 
     s = samples()[0]

@@ -25,6 +25,7 @@ PRESETS_DIR = ASSETS_DIR / "presets"
 WEIGHTS_DIR = ASSETS_DIR / "weights"
 DEFAULT_WEIGHTS_FILE = "relight-default.safetensors"
 DEFAULT_LIGHT_WEIGHTS_FILE = "light-default.safetensors"
+DEFAULT_TEMPERATURE_WEIGHTS_FILE = "light-temperature.safetensors"
 SAMPLE_PAIRS = ((0, 1, "2500_W", "6500_E"), (2, 3, "6500_NE", "3500_SW"), (4, 5, "4500_S", "2500_NW"))
 """(source scene, guide scene, source setting, target setting) of each bundled sample."""
 _REBUILD = "rebuild with python -m relightcli.synth.assets"
@@ -88,3 +89,11 @@ def default_light_weights() -> Path:
             "(relight train --model light_net makes one)"
         )
     return path
+
+
+def default_temperature_weights() -> Path | None:
+    """Path of the shipped temperature reader, a light estimator reading at 256x256 whose colour temperature
+    `relight light` takes in place of the shipped estimator's (weights/light.md); ``None`` if this installation
+    has none."""
+    path = WEIGHTS_DIR / DEFAULT_TEMPERATURE_WEIGHTS_FILE
+    return path if path.is_file() else None

@@ -22,6 +22,14 @@ LightWeightsOpt = Annotated[
     str | None,
     typer.Option("--light-weights", help="Light estimator checkpoint (.safetensors or hf://...); default: shipped."),
 ]
+TemperatureWeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--temperature-weights",
+        help="A second light estimator whose colour temperature is taken in place of the first's (the shipped "
+        "estimator pairs its 128-pixel reader with a 256-pixel one this way).",
+    ),
+]
 
 
 def expand_photos(specs: list[str]) -> list[Path]:
@@ -47,11 +55,11 @@ def expand_photos(specs: list[str]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def load_light_estimator(weights: str | None, device: str) -> Any:
+def load_light_estimator(weights: str | None, device: str, temperature_weights: str | None = None) -> Any:
     from ..light.estimator import LightEstimator
 
     with err_console.status("Loading the light estimator ..."):
-        return LightEstimator(weights, device=device)
+        return LightEstimator(weights, device=device, temperature_weights=temperature_weights)
 
 
 @app.command(
@@ -64,6 +72,7 @@ def light(
         Path | None, typer.Option("--json", help="Also write the estimates as a JSON list (one object per photo).")
     ] = None,
     light_weights: LightWeightsOpt = None,
+    temperature_weights: TemperatureWeightsOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Read each photo's light: where it comes from (VIDIT's 8 directions, camera looking north, east = the image's
@@ -73,7 +82,7 @@ def light(
     paths = expand_photos(photos)
     if json_out is not None and json_out.is_dir():
         raise RelightError(f"--json {json_out}: is a folder; give a file name such as lights.json")
-    estimator = load_light_estimator(light_weights, device)
+    estimator = load_light_estimator(light_weights, device, temperature_weights)
     results = []
     with counting_progress("reading light", min_total=4) as progress:
         for path in paths:

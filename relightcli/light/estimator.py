@@ -104,54 +104,90 @@ def mirror_logits(logits: torch.Tensor) -> torch.Tensor:
 
 
 class LightEstimator:
-    """A light estimator checkpoint (a `light_net`), loaded once, run on the CPU or CUDA.
+    """A light estimator checkpoint (a `light_net`), loaded once, run on the CPU or CUDA; optionally a second one
+    whose colour temperature is taken in place of the first's (``temperature_weights``).
+
+    The shipped estimator (``weights=None``) is two: the direction comes from `light-default` at 128x128 and the
+    temperature from `light-temperature` at 256x256, which sees the colour of lit and shadowed surfaces at twice
+    the resolution but reads the direction of dark, one-lamp scenes worse (weights/light.md).
 
     Example:
         >>> est = LightEstimator()  # the shipped weights
         >>> est(rgb)  # float (H, W, 3) in [0, 1] -> LightEstimate
     """
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "auto", flip: bool = True):
-        from ..checkpoint import load_model
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        flip: bool = True,
+        temperature_weights: str | os.PathLike[str] | None = None,
+    ):
         from ..inference.engine import resolve_device
 
         if weights is None:
-            from ..assets import default_light_weights
+            from ..assets import default_light_weights, default_temperature_weights
 
             weights = default_light_weights()
-        net = load_model(weights)
-        if net.relight_info.task != "light":
-            raise RelightError(f"{weights}: holds {net.relight_info.name}, a relighting model, not a light estimator")
+            temperature_weights = temperature_weights or default_temperature_weights()
         self.weights = str(weights)
+        self.temperature_weights = None if temperature_weights is None else str(temperature_weights)
         self.device = resolve_device(device)
-        self.model = net.eval().to(self.device)
+        self.model = _load_estimator(weights, self.device)
+        self.temperature_model = (
+            None if temperature_weights is None else _load_estimator(temperature_weights, self.device)
+        )
         self.flip = flip
 
-    @torch.inference_mode()
-    def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` in [0, 1] -> ``(B, 13)`` logits (with the flip ensemble: the mean of both readings)."""
-        x = batch.to(self.device, torch.float32)
-        size = (self.model.input_size,) * 2
+    @property
+    def description(self) -> str:
+        """The weights, as reports name them: ``W`` or ``W (temperature: T)``."""
+        return self.weights + (f" (temperature: {self.temperature_weights})" if self.temperature_weights else "")
+
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """The sides the networks read at (the direction's first)."""
+        nets = (self.model,) if self.temperature_model is None else (self.model, self.temperature_model)
+        return tuple(dict.fromkeys(net.input_size for net in nets))
+
+    def _read(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        size = (net.input_size,) * 2
         if x.shape[-2:] != size:  # resize here once, so the mirrored pass does not resize again
             x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         if not self.flip:
-            return self.model(x).float().cpu()
-        both = self.model(torch.cat([x, x.flip(-1)])).float().cpu()
+            return net(x).float().cpu()
+        both = net(torch.cat([x, x.flip(-1)])).float().cpu()
         n = x.shape[0]
         return (both[:n] + mirror_logits(both[n:])) / 2
 
+    @torch.inference_mode()
+    def logits(self, batch: torch.Tensor, temperature_batch: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] -> ``(B, 13)`` logits (with the flip ensemble: the mean of both readings);
+        with a temperature reader, its temperature logits in place of the estimator's, read from
+        ``temperature_batch`` (the same photos at another size) when given, else from ``batch``."""
+        x = batch.to(self.device, torch.float32)
+        out = self._read(self.model, x)
+        if self.temperature_model is None:
+            return out
+        t = x if temperature_batch is None else temperature_batch.to(self.device, torch.float32)
+        return torch.cat([out[:, :N_DIRECTIONS], self._read(self.temperature_model, t)[:, N_DIRECTIONS:]], dim=1)
+
     def many(self, rgbs: Sequence[np.ndarray]) -> list[LightEstimate]:
-        """The light of several photos (float ``(H, W, 3)`` RGB in [0, 1], any sizes), in one batch."""
-        side = (self.model.input_size,) * 2
-        batch = []
+        """The light of several photos (float ``(H, W, 3)`` RGB in [0, 1], any sizes), in one batch: each photo
+        resized once to each network's side."""
+        sizes = self.input_sizes
+        batches: list[list[torch.Tensor]] = [[] for _ in sizes]
         for rgb in rgbs:
             if rgb.ndim != 3 or rgb.shape[2] != 3:
                 raise RelightError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}")
             if not np.isfinite(rgb).all():
                 raise RelightError("the image has NaN or infinite values")
             x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
-            batch.append(F.interpolate(x, size=side, mode="bilinear", antialias=True, align_corners=False))
-        return estimates_from_logits(self.logits(torch.cat(batch)))
+            for side, batch in zip(sizes, batches, strict=True):
+                batch.append(F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False))
+        if len(sizes) == 1:
+            return estimates_from_logits(self.logits(torch.cat(batches[0])))
+        return estimates_from_logits(self.logits(torch.cat(batches[0]), torch.cat(batches[1])))
 
     def __call__(self, rgb: np.ndarray) -> LightEstimate:
         """The light of one photo (float ``(H, W, 3)`` RGB in [0, 1])."""
@@ -161,6 +197,15 @@ class LightEstimator:
         from ..io import read_image
 
         return self(read_image(Path(path)).rgb)
+
+
+def _load_estimator(weights: str | os.PathLike[str], device: torch.device) -> torch.nn.Module:
+    from ..checkpoint import load_model
+
+    net = load_model(weights)
+    if net.relight_info.task != "light":
+        raise RelightError(f"{weights}: holds {net.relight_info.name}, a relighting model, not a light estimator")
+    return net.eval().to(device)
 
 
 _DEFAULT: dict[tuple[str, str], LightEstimator] = {}

@@ -139,6 +139,7 @@ def evaluate_light(
     summary = {
         "folder": str(folder),
         "weights": estimator.weights,
+        "temperature_weights": estimator.temperature_weights,
         "images": len(items),
         "flip_ensemble": estimator.flip,
         "direction": direction.to_json(),
@@ -172,7 +173,9 @@ def light_report_html(summary: dict[str, object]) -> str:
     return (
         f"<!doctype html><meta charset='utf-8'><title>light estimation</title><style>{style}</style>"
         f"<h2>Light read from {summary['images']} images of {html.escape(str(summary['folder']))}</h2>"
-        f"<p>weights: {html.escape(str(summary['weights']))}; flip ensemble: {summary['flip_ensemble']}</p>"
+        f"<p>weights: {html.escape(str(summary['weights']))}"
+        + (f" (temperature: {html.escape(str(t))})" if (t := summary.get("temperature_weights")) else "")
+        + f"; flip ensemble: {summary['flip_ensemble']}</p>"
         + matrix_html("Direction", summary["direction"])
         + matrix_html("Colour temperature", summary["temperature"])
     )
