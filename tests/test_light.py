@@ -231,6 +231,7 @@ def test_a_second_estimator_reads_the_temperature_at_its_own_size(
     args = ["light", str(picture), "--light-weights", str(random_weights), "--temperature-weights", str(other)]
     result = runner.invoke(app, [*args, "--json", str(out)])
     assert result.exit_code == 0, result.output
+    assert f"(temperature: {other.name})" in result.output
     read, expected = json.loads(out.read_text())[0], second.for_file(picture)
     assert read["temperature_k"] == expected.temperature_k
     assert read["temperature_confidence"] == pytest.approx(expected.temperature_confidence, abs=1e-4)

@@ -89,7 +89,10 @@ def light(
             results.append((path, estimator(read_image(path).rgb)))
             progress(len(results), len(paths))
     columns = ("photo", "direction", "azimuth", "conf.", "temperature", "conf.")
-    t = table(f"light read by {Path(estimator.weights).name}", *columns, right=columns[2:], keep=columns[1:])
+    title = f"light read by {Path(estimator.weights).name}"
+    if estimator.temperature_weights is not None:
+        title += f" (temperature: {Path(estimator.temperature_weights).name})"
+    t = table(title, *columns, right=columns[2:], keep=columns[1:])
     for path, e in results:
         t.add_row(
             escape(str(path)),
