@@ -235,6 +235,16 @@ def test_a_second_estimator_reads_the_temperature_at_its_own_size(
     read, expected = json.loads(out.read_text())[0], second.for_file(picture)
     assert read["temperature_k"] == expected.temperature_k
     assert read["temperature_confidence"] == pytest.approx(expected.temperature_confidence, abs=1e-4)
+    relighter = tmp_path / "relighter.safetensors"
+    save_checkpoint(relightcli.create_model("s3net_lite", encoder_args={"layers": [1, 1, 1, 1]}), relighter)
+    for bad, message in (
+        (tmp_path / "none.safetensors", "weights file not found"),
+        (relighter, "not a light estimator"),
+    ):
+        out.unlink(missing_ok=True)
+        result = runner.invoke(app, [*args[:-1], str(bad), "--json", str(out)])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     import relightcli.assets as assets
 
     monkeypatch.setattr(assets, "default_light_weights", lambda: random_weights)

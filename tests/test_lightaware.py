@@ -545,6 +545,15 @@ def test_the_gate_sharpness_script_scores_every_value_from_two_relightings(tmp_p
     rows = saved["pairs"][f"{train_dir}:1-2"]
     assert len(rows) == 4 and all(r["scores"]["hard"][2] in (0.0, 1.0) for r in rows)
     assert all(r["scores"]["identity"][2] == 1.0 and 0 <= r["scores"]["1.0"][2] <= 1 for r in rows)
+    import relightcli.inference.engine as engine
+
+    native = engine.cpu_has_native_bf16()  # the other precision branch than this CPU's runs the same way
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: not native)
+    monkeypatch.setattr(sys, "argv", ["x", f"{train_dir}:1-2", "--pairs", "2", "--values", "2"])
+    assert gs.main() == 0
+    out = capsys.readouterr().out
+    assert ("; fp32, flip" if native else "; bf16, flip") in out
+    assert float(out.split("(first pairs): ")[1].split(" dB")[0]) > 40.0, out
     monkeypatch.setattr(sys, "argv", ["x", f"{train_dir}:0-0"])
     assert gs.main() == 2
     assert (
