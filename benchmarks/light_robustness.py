@@ -7,8 +7,8 @@ responses other than ``standard``. A response that changes the direction a scene
 of them are global per-pixel curves, so the direction label stays true. The temperature label stays true under
 every response but ``desaturated`` (see the module).
 
-Usage: python benchmarks/light_robustness.py FOLDER... [--light-weights W] [--temperature-weights T] [--looks ...]
-[--limit N]
+Usage: python benchmarks/light_robustness.py FOLDER... [--light-weights W] [--temperature-weights T]
+[--directions both|first] [--looks ...] [--limit N]
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--light-weights", default=None, help="estimator weights (default: the shipped estimator)")
-    ap.add_argument("--temperature-weights", default=None, help="a second estimator for the temperature alone")
+    ap.add_argument("--temperature-weights", default=None, help="a second estimator, for the temperature")
+    ap.add_argument("--directions", choices=("both", "first"), default="both", help="which of two read the direction")
     ap.add_argument("--looks", default=",".join(RESPONSES))
     ap.add_argument("--limit", type=int, default=None, help="read at most this many images per folder")
     args = ap.parse_args()
@@ -55,7 +56,9 @@ def run() -> None:
         looks = parse_responses(args.looks)
     except ValueError as exc:  # an unknown look: argparse's one-line usage error, exit 2
         ap.error(str(exc))
-    estimator = LightEstimator(args.light_weights, device="cpu", temperature_weights=args.temperature_weights)
+    estimator = LightEstimator(
+        args.light_weights, device="cpu", temperature_weights=args.temperature_weights, directions=args.directions
+    )
     sets = [(folder, labelled_images(folder)[: args.limit]) for folder in args.folders]  # all found, or one error
     print(f"light weights: {estimator.description} (flip ensemble {estimator.flip})\n")
     print("| set | look | images | direction top-1 | within one | temperature top-1 | within one |")

@@ -212,29 +212,47 @@ def test_flip_ensemble_reads_a_mirror_as_the_mirrored_light(random_weights: Path
 def test_a_second_estimator_reads_the_temperature_at_its_own_size(
     random_weights: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    """``temperature_weights``: the direction is the first estimator's, the temperature the second's, each read
-    from the photo resized once to its own side (as either reads alone); the shipped pair is taken by default."""
+    """``temperature_weights``: the temperature is the second estimator's, the direction both's (the normalised
+    geometric mean of their probabilities) or, with ``directions="first"``, the first's alone; each network reads
+    the photo resized once to its own side (as either reads alone); the shipped pair is taken by default."""
     other = tmp_path / "t48.safetensors"
+    torch.manual_seed(1)
     save_checkpoint(relightcli.create_model("light_net", input_size=48), other)
     pair = LightEstimator(random_weights, device="cpu", temperature_weights=other)
+    first = LightEstimator(random_weights, device="cpu", temperature_weights=other, directions="first")
     alone, second = LightEstimator(random_weights, device="cpu"), LightEstimator(other, device="cpu")
     assert pair.input_sizes == (32, 48) and pair.description.endswith(f"(temperature: {other})")
+    assert first.description.endswith(f"(temperature: {other}; direction: the first alone)")
     rng = np.random.default_rng(3)
     rgbs = [rng.random((60, 90, 3), dtype=np.float32), rng.random((40, 40, 3), dtype=np.float32)]
-    for got, a, b in zip(pair.many(rgbs), alone.many(rgbs), second.many(rgbs), strict=True):
-        assert got.direction_probabilities == pytest.approx(a.direction_probabilities, abs=1e-6)
-        assert got.temperature_probabilities == pytest.approx(b.temperature_probabilities, abs=1e-6)
+    for got, got_first, a, b in zip(
+        pair.many(rgbs), first.many(rgbs), alone.many(rgbs), second.many(rgbs), strict=True
+    ):
+        assert got_first.direction_probabilities == pytest.approx(a.direction_probabilities, abs=1e-6)
+        pa, pb = (np.array(list(e.direction_probabilities.values())) for e in (a, b))
+        geometric = np.sqrt(pa * pb) / np.sqrt(pa * pb).sum()
+        assert list(got.direction_probabilities.values()) == pytest.approx(geometric, abs=1e-5)
+        assert not np.allclose(geometric, pa, atol=1e-3)  # the second network really counts
+        for e in (got, got_first):
+            assert e.temperature_probabilities == pytest.approx(b.temperature_probabilities, abs=1e-6)
         assert a.temperature_probabilities != pytest.approx(b.temperature_probabilities, abs=1e-3)
+    with pytest.raises(RelightError, match="directions='second'"):
+        LightEstimator(random_weights, device="cpu", temperature_weights=other, directions="second")
     out = tmp_path / "lights.json"
     picture = tmp_path / "photo.png"
     relightcli.io.write_image(picture, rgbs[0])
     args = ["light", str(picture), "--light-weights", str(random_weights), "--temperature-weights", str(other)]
     result = runner.invoke(app, [*args, "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"(temperature: {other.name})" in result.output
+    assert f"{random_weights.name} and {other.name}" in result.output
     read, expected = json.loads(out.read_text())[0], second.for_file(picture)
     assert read["temperature_k"] == expected.temperature_k
     assert read["temperature_confidence"] == pytest.approx(expected.temperature_confidence, abs=1e-4)
+    assert read["direction_confidence"] == pytest.approx(pair.for_file(picture).direction_confidence, abs=1e-4)
+    result = runner.invoke(app, [*args, "--directions", "first", "--json", str(out)])
+    assert result.exit_code == 0 and f"(temperature: {other.name})" in result.output, result.output
+    read = json.loads(out.read_text())[0]
+    assert read["direction_confidence"] == pytest.approx(alone.for_file(picture).direction_confidence, abs=1e-4)
     relighter = tmp_path / "relighter.safetensors"
     save_checkpoint(relightcli.create_model("s3net_lite", encoder_args={"layers": [1, 1, 1, 1]}), relighter)
     for bad, message in (
@@ -380,7 +398,8 @@ def test_eval_light_and_show_light(scenes: Path, tmp_path: Path, random_weights:
          str(random_weights), "--limit", "8", "-o", str(tmp_path / "paired")],
     )  # fmt: skip
     assert paired.exit_code == 0, paired.output
-    assert json.loads((tmp_path / "paired" / "summary.json").read_text())["temperature_weights"] == str(random_weights)
+    paired = json.loads((tmp_path / "paired" / "summary.json").read_text())
+    assert paired["temperature_weights"] == str(random_weights) and paired["directions"] == "both"
     assert "(temperature: " in (tmp_path / "paired" / "report.html").read_text()
     from relightcli.assets import samples
 

@@ -26,8 +26,8 @@ def test_shipped_estimator_is_small_and_records_its_recipe() -> None:
 
 
 def test_shipped_temperature_reader_reads_at_256_beside_the_estimator() -> None:
-    """The shipped estimator is a pair: the direction from light-default (128 px), the temperature from
-    light-temperature (256 px), continued from it (weights/light.md); both files together stay under 20 MB."""
+    """The shipped estimator is a pair: light-default (128 px) and light-temperature (256 px), continued from it;
+    the temperature is the second's, the direction both's (weights/light.md); both files stay under 20 MB."""
     path = default_temperature_weights()
     assert path is not None and path.stat().st_size + default_light_weights().stat().st_size < 20 * 2**20
     _, meta = read_checkpoint(path)
@@ -35,7 +35,7 @@ def test_shipped_temperature_reader_reads_at_256_beside_the_estimator() -> None:
     assert meta["model"] == "light_net" and json.loads(meta["model_args"])["input_size"] == 256
     assert recipe["init"] == "light-default.safetensors" and recipe["look_augment"] == 0.5
     est = LightEstimator(device="cpu")
-    assert est.input_sizes == (128, 256) and est.temperature_weights == str(path)
+    assert est.input_sizes == (128, 256) and est.temperature_weights == str(path) and est.directions == "both"
 
 
 def test_shipped_estimator_reads_the_bundled_presets(tmp_path) -> None:

@@ -562,6 +562,48 @@ def test_the_gate_sharpness_script_scores_every_value_from_two_relightings(tmp_p
     )
 
 
+def test_two_gate_readers_read_the_directions_together(tmp_path: Path) -> None:
+    """`relight export --gate-weights A --gate-weights B`: the directions for the same-direction weight are the
+    normalised geometric mean of both readers' probabilities (the mean of their log-probabilities), in the model
+    and in the engine alike; one --gate-weights replaces both; a third is one clear error."""
+    from relightcli.checkpoint import read_checkpoint
+    from relightcli.models.s3net import read_codes
+
+    ckpt = relightcli.save_checkpoint(_scrambled(), tmp_path / "aware.safetensors")
+    a_file, b_file, out = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "two.safetensors"
+    torch.manual_seed(3)
+    a_net, b_net = (relightcli.create_model("light_net", input_size=size).eval() for size in (128, 48))
+    relightcli.save_checkpoint(a_net, a_file)
+    relightcli.save_checkpoint(b_net, b_file)
+    args = ["export", str(ckpt), str(out), "--dtype", "fp32", "--gate-weights", str(a_file)]
+    result = runner.invoke(app, [*args, "--gate-weights", str(b_file)])
+    assert result.exit_code == 0, result.output
+    two = relightcli.load_model(out)
+    assert two.relight_args["gate_reader_size"] == 128 and two.relight_args["second_gate_reader_size"] == 48
+    assert read_checkpoint(out)[1]["second_gate_reader"] == b_file.name
+    x = torch.rand(2, 8, 64, 64)
+    images = torch.cat([x[:, :3], x[:, 3:6]])
+    with torch.inference_mode():
+        d_src, d_guide = two.read_directions(x)
+        pa, pb = (read_codes(net.eval(), images)[:, :8] for net in (a_net, b_net))
+    geometric = (pa * pb).sqrt() / (pa * pb).sqrt().sum(dim=1, keepdim=True)
+    torch.testing.assert_close(torch.cat([d_src, d_guide]), geometric, atol=1e-5, rtol=1e-4)
+    assert (geometric - pa).abs().max() > 1e-3 and (geometric - pb).abs().max() > 1e-3  # both count
+    read = Relighter(two, device="cpu", precision="fp32").read_lights(x)
+    torch.testing.assert_close(read["source_direction"], d_src, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(read["target_direction"], d_guide, atol=1e-5, rtol=1e-4)
+
+    one = tmp_path / "one.safetensors"
+    result = runner.invoke(app, ["export", str(out), str(one), "--dtype", "fp32", "--gate-weights", str(b_file)])
+    assert result.exit_code == 0, result.output
+    single = relightcli.load_model(one)
+    assert single.second_gate_reader is None and single.relight_args["gate_reader_size"] == 48
+    assert "second_gate_reader" not in read_checkpoint(one)[1]
+    result = runner.invoke(app, [*args, "--gate-weights", str(b_file), "--gate-weights", str(a_file)])
+    assert result.exit_code == 1 and "one or two gate readers" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_alone(
     scene: dict[str, Path], tmp_path: Path, monkeypatch
 ) -> None:
@@ -629,7 +671,9 @@ def test_a_gate_reader_decides_the_same_direction_weight_and_leaves_the_codes_al
 
     monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: True)  # the bf16 branch on any CPU
     bf16 = Relighter(gated, device="cpu")
-    assert bf16.precision == "bf16" and all(p.dtype == torch.float32 for p in bf16._gate_reader.parameters())
+    assert bf16.precision == "bf16" and all(
+        p.dtype == torch.float32 for r in bf16._gate_readers for p in r.parameters()
+    )
     torch.testing.assert_close(bf16.read_lights(x)["target_direction"], d_guide, atol=1e-5, rtol=1e-5)
 
     sharper = tmp_path / "sharper.safetensors"  # other options change, the gate reader stays

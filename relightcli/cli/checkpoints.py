@@ -74,12 +74,13 @@ def export(
         ),
     ] = None,
     gate_weights: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--gate-weights",
             help="A light estimator checkpoint (file or hf://) for a light-aware relighter to carry as its gate "
             "reader: it reads the directions that decide how much of the colour-only path (shadows kept) is used, "
-            "while the codes the network was trained on stay its light reader's.",
+            "while the codes the network was trained on stay its light reader's. Given twice, two gate readers "
+            "whose directions are read together (the mean of their log-probabilities).",
         ),
     ] = None,
 ) -> None:
@@ -116,9 +117,18 @@ def export(
                 changes[key] = value
         model = rebuild(model, **changes)  # checks the options
     meta = {**read_checkpoint(resolve_weights(src))[1], "storage_dtype": dtype}
+    gates = list(gate_weights or [])
+    if len(gates) > 2:
+        raise RelightError(f"--gate-weights given {len(gates)} times: a relighter carries one or two gate readers")
+    if gates and getattr(model, "second_gate_reader", None) is not None:
+        model.second_gate_reader = None  # the gate readers given replace both
+        model = rebuild(model, second_gate_reader_size=0)
+        meta.pop("second_gate_reader", None)
+    gates += [None] * (2 - len(gates))
     for option, weights, module, size in (
         ("--light-weights", light_weights, "light_reader", "reader_size"),
-        ("--gate-weights", gate_weights, "gate_reader", "gate_reader_size"),
+        ("--gate-weights", gates[0], "gate_reader", "gate_reader_size"),
+        ("--gate-weights", gates[1], "second_gate_reader", "second_gate_reader_size"),
     ):
         if weights is not None:  # carried at the estimator's working size, as the estimator reads
             estimator = _carried_estimator(model, src, weights, option)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import RelightError
 from .app import app, console, err_console, user_errors
-from .light import LightWeightsOpt, TemperatureWeightsOpt, load_light_estimator
+from .light import DirectionReaders, DirectionsOpt, LightWeightsOpt, TemperatureWeightsOpt, load_light_estimator
 from .options import (
     DeviceOpt,
     FlipOpt,
@@ -76,6 +76,7 @@ def eval_cmd(
     ] = False,
     light_weights: LightWeightsOpt = None,
     temperature_weights: TemperatureWeightsOpt = None,
+    directions: DirectionsOpt = DirectionReaders.both,
     tell_lights: Annotated[
         bool,
         typer.Option(
@@ -88,7 +89,7 @@ def eval_cmd(
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics, or (--light)
     the light estimator."""
     if light:
-        _eval_light(data, out, light_weights, device, limit, temperature_weights)
+        _eval_light(data, out, light_weights, device, limit, temperature_weights, directions.value)
         return
 
     from ..evaluation import eval_dataset, evaluate
@@ -102,7 +103,7 @@ def eval_cmd(
         raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
     # a light-aware model's own lights are recorded unless --light-weights names an estimator for the columns
     light_reader = (
-        _light_reader(light_weights, device, temperature_weights)
+        _light_reader(light_weights, device, temperature_weights, directions.value)
         if light_weights or temperature_weights or not relighter.told_light
         else None
     )
@@ -160,7 +161,9 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     return [overall, by_change]
 
 
-def _light_reader(weights: str | None, device: str, temperature_weights: str | None = None) -> Any:
+def _light_reader(
+    weights: str | None, device: str, temperature_weights: str | None = None, directions: str = "both"
+) -> Any:
     """The light estimator whose readings eval records per pair: ``--light-weights``, else the shipped one
     when this installation has it (else none, and no light columns)."""
     if weights is None:
@@ -168,16 +171,22 @@ def _light_reader(weights: str | None, device: str, temperature_weights: str | N
 
         if not (WEIGHTS_DIR / DEFAULT_LIGHT_WEIGHTS_FILE).is_file():
             return None
-    return load_light_estimator(weights, device, temperature_weights)
+    return load_light_estimator(weights, device, temperature_weights, directions)
 
 
 def _eval_light(
-    data: Path, out: Path, weights: str | None, device: str, limit: int | None, temperature_weights: str | None
+    data: Path,
+    out: Path,
+    weights: str | None,
+    device: str,
+    limit: int | None,
+    temperature_weights: str | None,
+    directions: str = "both",
 ) -> None:
     from ..light.evaluation import evaluate_light, labelled_images
 
     labelled_images(data)  # a folder without setting names fails here, before the model loads
-    estimator = load_light_estimator(weights, device, temperature_weights)
+    estimator = load_light_estimator(weights, device, temperature_weights, directions)
     with counting_progress("reading light") as progress:
         result = evaluate_light(estimator, data, out, limit=limit, progress=progress)
     for t in light_tables(result):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,8 +27,25 @@ TemperatureWeightsOpt = Annotated[
     str | None,
     typer.Option(
         "--temperature-weights",
-        help="A second light estimator whose colour temperature is taken in place of the first's (the shipped "
-        "estimator pairs its 128-pixel reader with a 256-pixel one this way).",
+        help="A second light estimator whose colour temperature is taken in place of the first's; the direction "
+        "is read by both (the shipped estimator pairs its 128-pixel reader with a 256-pixel one this way).",
+    ),
+]
+
+
+class DirectionReaders(str, Enum):
+    """Which of two estimators reads the direction (`relightcli.light.estimator.DIRECTION_READERS`)."""
+
+    both = "both"
+    first = "first"
+
+
+DirectionsOpt = Annotated[
+    DirectionReaders,
+    typer.Option(
+        "--directions",
+        help="With two estimators: read the direction with both (the mean of their log-probabilities) or with the "
+        "first alone.",
     ),
 ]
 
@@ -55,11 +73,13 @@ def expand_photos(specs: list[str]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def load_light_estimator(weights: str | None, device: str, temperature_weights: str | None = None) -> Any:
+def load_light_estimator(
+    weights: str | None, device: str, temperature_weights: str | None = None, directions: str = "both"
+) -> Any:
     from ..light.estimator import LightEstimator
 
     with err_console.status("Loading the light estimator ..."):
-        return LightEstimator(weights, device=device, temperature_weights=temperature_weights)
+        return LightEstimator(weights, device=device, temperature_weights=temperature_weights, directions=directions)
 
 
 @app.command(
@@ -73,6 +93,7 @@ def light(
     ] = None,
     light_weights: LightWeightsOpt = None,
     temperature_weights: TemperatureWeightsOpt = None,
+    directions: DirectionsOpt = DirectionReaders.both,
     device: DeviceOpt = "auto",
 ) -> None:
     """Read each photo's light: where it comes from (VIDIT's 8 directions, camera looking north, east = the image's
@@ -82,7 +103,7 @@ def light(
     paths = expand_photos(photos)
     if json_out is not None and json_out.is_dir():
         raise RelightError(f"--json {json_out}: is a folder; give a file name such as lights.json")
-    estimator = load_light_estimator(light_weights, device, temperature_weights)
+    estimator = load_light_estimator(light_weights, device, temperature_weights, directions.value)
     results = []
     with counting_progress("reading light", min_total=4) as progress:
         for path in paths:
@@ -91,7 +112,8 @@ def light(
     columns = ("photo", "direction", "azimuth", "conf.", "temperature", "conf.")
     title = f"light read by {Path(estimator.weights).name}"
     if estimator.temperature_weights is not None:
-        title += f" (temperature: {Path(estimator.temperature_weights).name})"
+        second = Path(estimator.temperature_weights).name
+        title += f" (temperature: {second})" if estimator.directions == "first" else f" and {second}"
     t = table(title, *columns, right=columns[2:], keep=columns[1:])
     for path, e in results:
         t.add_row(

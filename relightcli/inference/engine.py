@@ -25,8 +25,8 @@ from ..data.vidit import Setting
 from ..errors import RelightError, first_line
 from ..hardware import cpu_capabilities
 from ..models import ModelInfo
-from ..models.lightcode import N_DIRECTIONS, mirror_code, same_direction, settings_code
-from ..models.s3net import read_codes
+from ..models.lightcode import mirror_code, same_direction, settings_code
+from ..models.s3net import read_codes, read_gate_directions
 from .cpualloc import retain_freed_memory
 from .fusion import fuse_conv_pointwise
 from .largeimage import run_tiled, tiles_needed, upsample_relighting, working_size
@@ -303,7 +303,8 @@ class Relighter:
         self.default_max_side: int = recorded.get("max_side", AUTO_MAX_SIDE)
         self.last_lights: Lights | None = None
         self._reader, self._sharpness = _light_reader(self.model), _sharpness(self.model)
-        self._gate_reader = _light_reader(self.model, "gate_reader")
+        gate_readers = (_light_reader(self.model, name) for name in ("gate_reader", "second_gate_reader"))
+        self._gate_readers = [reader for reader in gate_readers if reader is not None]
         self.device = resolve_device(str(self.device)) if not isinstance(self.device, torch.device) else self.device
         self.precision = resolve_precision(self.precision, self.device, self.info, many=self.many)
         model = self.model.eval()
@@ -338,8 +339,7 @@ class Relighter:
         model = model.to(self.device)
         if self._reader is not None:
             self._reader = self._reader.to(self.device)
-        if self._gate_reader is not None:
-            self._gate_reader = self._gate_reader.to(self.device)
+        self._gate_readers = [reader.to(self.device) for reader in self._gate_readers]
         if self.device.type == "cpu" and self.retain_memory:
             retain_freed_memory()  # process-wide: large activations reuse freed blocks instead of fresh pages
         self.model = CompiledModel(model) if self.compile else model
@@ -360,8 +360,8 @@ class Relighter:
         images = torch.cat([x[:, :3], x[:, 3:6]]).to(self.device)
         codes = read_codes(self._reader, images, self._sharpness[0]).cpu()
         lights = {"source_light": codes[:n], "target_light": codes[n:]}
-        if self._gate_reader is not None:
-            directions = read_codes(self._gate_reader, images)[:, :N_DIRECTIONS].cpu()
+        if self._gate_readers:
+            directions = read_gate_directions(self._gate_readers, images).cpu()
             lights.update(source_direction=directions[:n], target_direction=directions[n:])
         return lights
 

@@ -28,6 +28,9 @@ from ..models.lightnet import N_DIRECTIONS
 
 _MIRROR_INDEX = [DIRECTIONS.index(MIRRORED_DIRECTION[d]) for d in DIRECTIONS]
 
+DIRECTION_READERS = ("both", "first")
+"""What reads the direction when an estimator has a second network: both (a product of experts) or the first."""
+
 
 @dataclass(frozen=True)
 class LightEstimate:
@@ -105,11 +108,13 @@ def mirror_logits(logits: torch.Tensor) -> torch.Tensor:
 
 class LightEstimator:
     """A light estimator checkpoint (a `light_net`), loaded once, run on the CPU or CUDA; optionally a second one
-    whose colour temperature is taken in place of the first's (``temperature_weights``).
+    (``temperature_weights``) whose colour temperature is taken in place of the first's, and which reads the
+    direction with the first (``directions="both"``: the mean of the two networks' log-probabilities, a product
+    of experts) or leaves it to the first (``directions="first"``).
 
-    The shipped estimator (``weights=None``) is two: the direction comes from `light-default` at 128x128 and the
-    temperature from `light-temperature` at 256x256, which sees the colour of lit and shadowed surfaces at twice
-    the resolution but reads the direction of dark, one-lamp scenes worse (weights/light.md).
+    The shipped estimator (``weights=None``) is two: `light-default` at 128x128 and `light-temperature` at
+    256x256, which sees the colour of lit and shadowed surfaces at twice the resolution; the direction is read
+    by both (weights/light.md).
 
     Example:
         >>> est = LightEstimator()  # the shipped weights
@@ -122,8 +127,12 @@ class LightEstimator:
         device: str = "auto",
         flip: bool = True,
         temperature_weights: str | os.PathLike[str] | None = None,
+        directions: str = "both",
     ):
         from ..inference.engine import resolve_device
+
+        if directions not in DIRECTION_READERS:
+            raise RelightError(f"directions={directions!r}: expected one of {', '.join(DIRECTION_READERS)}")
 
         if weights is None:
             from ..assets import default_light_weights, default_temperature_weights
@@ -138,11 +147,16 @@ class LightEstimator:
             None if temperature_weights is None else _load_estimator(temperature_weights, self.device)
         )
         self.flip = flip
+        self.directions = directions if temperature_weights is not None else "first"
 
     @property
     def description(self) -> str:
-        """The weights, as reports name them: ``W`` or ``W (temperature: T)``."""
-        return self.weights + (f" (temperature: {self.temperature_weights})" if self.temperature_weights else "")
+        """The weights, as reports name them: ``W``, ``W (temperature: T)`` (the direction read by both) or
+        ``W (temperature: T; direction: W alone)``."""
+        if self.temperature_weights is None:
+            return self.weights
+        alone = "; direction: the first alone" if self.directions == "first" else ""
+        return f"{self.weights} (temperature: {self.temperature_weights}{alone})"
 
     @property
     def input_sizes(self) -> tuple[int, ...]:
@@ -164,13 +178,18 @@ class LightEstimator:
     def logits(self, batch: torch.Tensor, temperature_batch: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 3, H, W)`` in [0, 1] -> ``(B, 13)`` logits (with the flip ensemble: the mean of both readings);
         with a temperature reader, its temperature logits in place of the estimator's, read from
-        ``temperature_batch`` (the same photos at another size) when given, else from ``batch``."""
+        ``temperature_batch`` (the same photos at another size) when given, else from ``batch``, and the
+        direction's the mean of both networks' log-probabilities unless ``directions`` is ``"first"``."""
         x = batch.to(self.device, torch.float32)
         out = self._read(self.model, x)
         if self.temperature_model is None:
             return out
         t = x if temperature_batch is None else temperature_batch.to(self.device, torch.float32)
-        return torch.cat([out[:, :N_DIRECTIONS], self._read(self.temperature_model, t)[:, N_DIRECTIONS:]], dim=1)
+        second = self._read(self.temperature_model, t)
+        direction = out[:, :N_DIRECTIONS]
+        if self.directions == "both":
+            direction = (direction.log_softmax(dim=1) + second[:, :N_DIRECTIONS].log_softmax(dim=1)) / 2
+        return torch.cat([direction, second[:, N_DIRECTIONS:]], dim=1)
 
     def many(self, rgbs: Sequence[np.ndarray]) -> list[LightEstimate]:
         """The light of several photos (float ``(H, W, 3)`` RGB in [0, 1], any sizes), in one batch: each photo

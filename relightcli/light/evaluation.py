@@ -140,6 +140,7 @@ def evaluate_light(
         "folder": str(folder),
         "weights": estimator.weights,
         "temperature_weights": estimator.temperature_weights,
+        "directions": estimator.directions,
         "images": len(items),
         "flip_ensemble": estimator.flip,
         "direction": direction.to_json(),
@@ -175,6 +176,7 @@ def light_report_html(summary: dict[str, object]) -> str:
         f"<h2>Light read from {summary['images']} images of {html.escape(str(summary['folder']))}</h2>"
         f"<p>weights: {html.escape(str(summary['weights']))}"
         + (f" (temperature: {html.escape(str(t))})" if (t := summary.get("temperature_weights")) else "")
+        + (f"; direction read by {summary['directions']}" if summary.get("temperature_weights") else "")
         + f"; flip ensemble: {summary['flip_ensemble']}</p>"
         + matrix_html("Direction", summary["direction"])
         + matrix_html("Colour temperature", summary["temperature"])

@@ -10,6 +10,7 @@ checkpoint so that its state dict loads strictly (the unused ``enhancer.batch1``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -155,6 +156,10 @@ class S3Net(nn.Module):
             trained on: that weight is a decision (keep the shadows or move them), best taken by the most
             accurate reader, and a reader swapped under the FiLM shifts what it was trained to see. A light
             given as a code (``--light``) gives its own direction. 0 (the default): ``light_reader`` gives both.
+        second_gate_reader_size: With a positive size (and a gate reader), a third frozen estimator,
+            ``second_gate_reader``, reads the directions beside ``gate_reader``: the weight is then computed from
+            the mean of the two readers' log-probabilities (a product of experts, as `relight light` reads the
+            direction with both shipped estimators). 0 (the default): ``gate_reader`` alone.
     """
 
     size_multiple = 32
@@ -173,6 +178,7 @@ class S3Net(nn.Module):
         gate_sharpness: float = 1.0,
         reader_size: int = 128,
         gate_reader_size: int = 0,
+        second_gate_reader_size: int = 0,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -210,6 +216,9 @@ class S3Net(nn.Module):
         self.gate_reader: LightNet | None = None
         if told_light and gate_reader_size:
             self.gate_reader = LightNet(input_size=gate_reader_size).requires_grad_(False).eval()
+        self.second_gate_reader: LightNet | None = None
+        if self.gate_reader is not None and second_gate_reader_size:
+            self.second_gate_reader = LightNet(input_size=second_gate_reader_size).requires_grad_(False).eval()
         self.mid_conv = AttentionBlock(c3)
         self.attention1 = AttentionBlock(d1)
         self.attention2 = AttentionBlock(d2)
@@ -235,7 +244,7 @@ class S3Net(nn.Module):
     def train(self, mode: bool = True) -> S3Net:
         """As `nn.Module.train`, but the light readers stay frozen in eval mode (their BatchNorm statistics too)."""
         super().train(mode)
-        for reader in (self.light_reader, self.gate_reader):
+        for reader in (self.light_reader, self.gate_reader, self.second_gate_reader):
             if reader is not None:
                 reader.eval()
         return self
@@ -249,12 +258,14 @@ class S3Net(nn.Module):
         return codes[:n], codes[n:]
 
     def read_directions(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The source's and the guide's direction probabilities ``(B, 8)`` (fp32) read by ``gate_reader`` (as
-        `read_lights` reads codes), for the same-direction weight."""
+        """The source's and the guide's direction probabilities ``(B, 8)`` (fp32) read by ``gate_reader`` (and
+        ``second_gate_reader``: `read_gate_directions`), as `read_lights` reads codes, for the same-direction
+        weight."""
         assert self.gate_reader is not None
         n = x.shape[0]
-        codes = read_codes(self.gate_reader, torch.cat([x[:, :3], x[:, 3:6]]))[:, : lightcode.N_DIRECTIONS]
-        return codes[:n], codes[n:]
+        readers = [r for r in (self.gate_reader, self.second_gate_reader) if r is not None]
+        directions = read_gate_directions(readers, torch.cat([x[:, :3], x[:, 3:6]]))
+        return directions[:n], directions[n:]
 
     def forward(
         self,
@@ -366,6 +377,16 @@ def read_codes(reader: LightNet, images: torch.Tensor, sharpness: float = 1.0) -
         return lightcode.code_from_logits(logits * sharpness)
 
 
+def read_gate_directions(readers: Sequence[LightNet], images: torch.Tensor) -> torch.Tensor:
+    """Direction probabilities ``(N, 8)`` (fp32) of RGB images ``(N, 3, H, W)`` read by one or more light
+    estimators (`read_codes`, each with the flip ensemble); with several, the softmax of the mean of their
+    log-probabilities: a product of experts, renormalised (the normalised geometric mean of the probabilities)."""
+    probs = [read_codes(reader, images)[:, : lightcode.N_DIRECTIONS] for reader in readers]
+    if len(probs) == 1:
+        return probs[0]
+    return torch.stack([p.clamp_min(1e-12).log() for p in probs]).mean(dim=0).softmax(dim=1)
+
+
 def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any], in_chans: int = IN_CHANNELS) -> nn.Module:
     """A timm Res2Net as a feature extractor for layer1-3 (strides 4, 8, 16) with ``in_chans`` input channels."""
     if not name.startswith("res2ne"):
@@ -474,7 +495,7 @@ LEGACY_READER_SIZE = 128
     output_range=TOLD_RANGE,
     paper=_PAPER,
     int8_safe=True,
-    int8_fp32=("global_head", "light_reader", "gate_reader", "code_film"),
+    int8_fp32=("global_head", "light_reader", "gate_reader", "second_gate_reader", "code_film"),
     told_light=True,
     unrecorded={"reader_size": LEGACY_READER_SIZE},
 )
@@ -488,6 +509,8 @@ def s3net_lite_lightaware(
     reader_size: int | None = None,
     gate_reader_size: int = 0,
     gate_weights: str | None = "default",
+    second_gate_reader_size: int = 0,
+    second_gate_weights: str | None = None,
 ) -> S3Net:
     """s3net_lite_lightcolour told the source's and target's light (read, or exact with --light): FiLM codes and
     a colour-only path where the direction stays.
@@ -499,7 +522,8 @@ def s3net_lite_lightaware(
     `LEGACY_READER_SIZE` without one: checkpoints that do not record it were all made with readers of that size.
     ``gate_weights``: the gate reader's weights when ``gate_reader_size`` is positive (``"default"``: the shipped
     light estimator; ``None``: random, as for a checkpoint that carries its own); `relight export --gate-weights`
-    gives a relighter one."""
+    gives a relighter one. ``second_gate_reader_size`` and ``second_gate_weights``: a second gate reader, the same
+    way (``relight export --gate-weights A --gate-weights B``; ``None``: random)."""
     for name, value in (("reading_sharpness", reading_sharpness), ("gate_sharpness", gate_sharpness)):
         if not (math.isfinite(value) and value > 0):
             raise RelightError(f"{name} must be a positive number, got {value}")
@@ -513,9 +537,12 @@ def s3net_lite_lightaware(
         settled = {"reader_size": reader_size} if light_weights is not None else {}
     if not (isinstance(reader_size, int) and not isinstance(reader_size, bool) and reader_size >= 16):
         raise RelightError(f"reader_size must be a whole number of pixels, at least 16, got {reader_size}")
-    whole = isinstance(gate_reader_size, int) and not isinstance(gate_reader_size, bool)
-    if not whole or (gate_reader_size != 0 and gate_reader_size < 16):
-        raise RelightError(f"gate_reader_size must be 0 (none) or a whole number, at least 16, got {gate_reader_size}")
+    for name, size in (("gate_reader_size", gate_reader_size), ("second_gate_reader_size", second_gate_reader_size)):
+        whole = isinstance(size, int) and not isinstance(size, bool)
+        if not whole or (size != 0 and size < 16):
+            raise RelightError(f"{name} must be 0 (none) or a whole number, at least 16, got {size}")
+    if second_gate_reader_size and not gate_reader_size:
+        raise RelightError("second_gate_reader_size needs a gate reader (gate_reader_size) beside it")
     model = _lite(
         encoder,
         pretrained_backbone,
@@ -528,6 +555,7 @@ def s3net_lite_lightaware(
         gate_sharpness=gate_sharpness,
         reader_size=reader_size,
         gate_reader_size=gate_reader_size,
+        second_gate_reader_size=second_gate_reader_size,
     )
     assert model.light_reader is not None
     model.relight_settled_args = settled
@@ -535,6 +563,8 @@ def s3net_lite_lightaware(
         _load_reader(model.light_reader, light_weights, "light_weights")
         if model.gate_reader is not None:
             _load_reader(model.gate_reader, gate_weights, "gate_weights")
+        if model.second_gate_reader is not None:
+            _load_reader(model.second_gate_reader, second_gate_weights, "second_gate_weights")
     return model
 
 
