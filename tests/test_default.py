@@ -103,17 +103,19 @@ def test_default_model_beats_the_identity_on_held_out_pairs(tmp_path: Path) -> N
 
 def test_the_shipped_weights_run_at_their_working_size_with_the_calibrated_gate() -> None:
     """The model card's figures are of these settings: images above 512 px relit at 512 (twice the training
-    size), and the same-direction weight at gate sharpness 2.5, fitted on relighting (weights/README.md)."""
+    size), and the same-direction weight read by two gate readers (light-default and light-temperature) at gate
+    sharpness 6, fitted on relighting (weights/README.md)."""
     import torch
 
     from relightcli.inference.engine import Relighter
 
     relighter = Relighter(relightcli.load_model(default_weights()), device="cpu", precision="fp32")
     assert relighter.default_max_side == 512 and relighter.flip_ensemble
+    assert [reader.input_size for reader in relighter._gate_readers] == [128, 256]
     assert relighter.plan(1024, 1024)[0] == (512, 512) and relighter.plan(512, 384)[0] == (512, 384)
     reading = torch.zeros(1, 13)
     reading[0, 2], reading[0, 6], reading[0, 8] = 0.7, 0.3, 1.0  # 70% E, 30% W; 4500 K
     same = float(relighter.same_direction({"source_light": reading, "target_light": reading.clone()})[0])
-    # independent readings give 0.49 + 0.09 = 0.58; sharpened by 2.5 each is (0.893, 0.107): 0.81
-    east = 0.7**2.5 / (0.7**2.5 + 0.3**2.5)
+    # independent readings give 0.49 + 0.09 = 0.58; sharpened by 6 each is (0.994, 0.006): 0.99
+    east = 0.7**6 / (0.7**6 + 0.3**6)
     assert same == pytest.approx(east**2 + (1 - east) ** 2, abs=1e-4)
