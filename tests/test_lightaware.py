@@ -562,7 +562,7 @@ def test_the_gate_sharpness_script_scores_every_value_from_two_relightings(tmp_p
     )
 
 
-def test_two_gate_readers_read_the_directions_together(tmp_path: Path) -> None:
+def test_two_gate_readers_read_the_directions_together(tmp_path: Path, monkeypatch) -> None:
     """`relight export --gate-weights A --gate-weights B`: the directions for the same-direction weight are the
     normalised geometric mean of both readers' probabilities (the mean of their log-probabilities), in the model
     and in the engine alike; one --gate-weights replaces both; a third is one clear error."""
@@ -592,6 +592,13 @@ def test_two_gate_readers_read_the_directions_together(tmp_path: Path) -> None:
     read = Relighter(two, device="cpu", precision="fp32").read_lights(x)
     torch.testing.assert_close(read["source_direction"], d_src, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(read["target_direction"], d_guide, atol=1e-5, rtol=1e-4)
+    import relightcli.inference.engine as engine
+
+    for native in (True, False):  # both precision branches, whichever this CPU has: the readers stay fp32
+        monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda native=native: native)
+        relighter = Relighter(two, device="cpu")
+        assert all(p.dtype == torch.float32 for r in relighter._gate_readers for p in r.parameters())
+        torch.testing.assert_close(relighter.read_lights(x)["source_direction"], d_src, atol=1e-5, rtol=1e-4)
 
     one = tmp_path / "one.safetensors"
     result = runner.invoke(app, ["export", str(out), str(one), "--dtype", "fp32", "--gate-weights", str(b_file)])

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..data.vidit import DIRECTIONS, MIRRORED_DIRECTION, TEMPERATURES, Setting
 from ..errors import RelightError
+from ..models.lightcode import product_of_experts
 from ..models.lightnet import N_DIRECTIONS
 
 _MIRROR_INDEX = [DIRECTIONS.index(MIRRORED_DIRECTION[d]) for d in DIRECTIONS]
@@ -188,7 +189,7 @@ class LightEstimator:
         second = self._read(self.temperature_model, t)
         direction = out[:, :N_DIRECTIONS]
         if self.directions == "both":
-            direction = (direction.log_softmax(dim=1) + second[:, :N_DIRECTIONS].log_softmax(dim=1)) / 2
+            direction = product_of_experts([direction, second[:, :N_DIRECTIONS]])
         return torch.cat([direction, second[:, N_DIRECTIONS:]], dim=1)
 
     def many(self, rgbs: Sequence[np.ndarray]) -> list[LightEstimate]:

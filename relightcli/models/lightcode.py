@@ -52,6 +52,13 @@ def mirror_code(code: torch.Tensor) -> torch.Tensor:
     return code[:, MIRROR_INDEX[: code.shape[1]]]
 
 
+def product_of_experts(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(B, K)`` logits of several readers of one class (logits or log-probabilities, each normalised here) ->
+    the mean of their log-probabilities: a product of experts (Hinton, 2002) whose softmax is the normalised
+    geometric mean of the readers' probabilities. How two light estimators read one direction together."""
+    return torch.stack([x.float().log_softmax(dim=1) for x in logits]).mean(dim=0)
+
+
 def sharpen(probabilities: torch.Tensor, power: float) -> torch.Tensor:
     """``(B, K)`` probabilities raised to ``power`` and renormalised: ``softmax(power x logits)`` (temperature
     scaling, Guo et al., ICML 2017); one-hot rows stay as they are."""

@@ -379,12 +379,12 @@ def read_codes(reader: LightNet, images: torch.Tensor, sharpness: float = 1.0) -
 
 def read_gate_directions(readers: Sequence[LightNet], images: torch.Tensor) -> torch.Tensor:
     """Direction probabilities ``(N, 8)`` (fp32) of RGB images ``(N, 3, H, W)`` read by one or more light
-    estimators (`read_codes`, each with the flip ensemble); with several, the softmax of the mean of their
-    log-probabilities: a product of experts, renormalised (the normalised geometric mean of the probabilities)."""
+    estimators (`read_codes`, each with the flip ensemble); with several, their product of experts
+    (`lightcode.product_of_experts`), as `relight light` reads a direction with two networks."""
     probs = [read_codes(reader, images)[:, : lightcode.N_DIRECTIONS] for reader in readers]
     if len(probs) == 1:
         return probs[0]
-    return torch.stack([p.clamp_min(1e-12).log() for p in probs]).mean(dim=0).softmax(dim=1)
+    return lightcode.product_of_experts([p.clamp_min(1e-12).log() for p in probs]).softmax(dim=1)
 
 
 def _create_encoder(name: str, pretrained: bool | str, extra: dict[str, Any], in_chans: int = IN_CHANNELS) -> nn.Module:
