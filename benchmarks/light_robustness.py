@@ -8,7 +8,7 @@ of them are global per-pixel curves, so the direction label stays true. The temp
 every response but ``desaturated`` (see the module).
 
 Usage: python benchmarks/light_robustness.py FOLDER... [--light-weights W] [--temperature-weights T]
-[--directions both|first] [--looks ...] [--limit N]
+[--directions both|first] [--temperature-crops] [--looks ...] [--limit N]
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ def run() -> None:
     ap.add_argument("--light-weights", default=None, help="estimator weights (default: the shipped estimator)")
     ap.add_argument("--temperature-weights", default=None, help="a second estimator, for the temperature")
     ap.add_argument("--directions", choices=("both", "first"), default="both", help="which of two read the direction")
+    ap.add_argument(
+        "--temperature-crops",
+        action="store_true",
+        help="read the temperature from the photo and its corner crops together (LightEstimator.temperature_crops)",
+    )
     ap.add_argument("--looks", default=",".join(RESPONSES))
     ap.add_argument("--limit", type=int, default=None, help="read at most this many images per folder")
     args = ap.parse_args()
@@ -57,10 +62,15 @@ def run() -> None:
     except ValueError as exc:  # an unknown look: argparse's one-line usage error, exit 2
         ap.error(str(exc))
     estimator = LightEstimator(
-        args.light_weights, device="cpu", temperature_weights=args.temperature_weights, directions=args.directions
+        args.light_weights,
+        device="cpu",
+        temperature_weights=args.temperature_weights,
+        directions=args.directions,
+        temperature_crops=args.temperature_crops,
     )
     sets = [(folder, labelled_images(folder)[: args.limit]) for folder in args.folders]  # all found, or one error
-    print(f"light weights: {estimator.description} (flip ensemble {estimator.flip})\n")
+    crops = "with its corner crops" if estimator.temperature_crops else "whole photo alone"
+    print(f"light weights: {estimator.description} (flip ensemble {estimator.flip}; temperature: {crops})\n")
     print("| set | look | images | direction top-1 | within one | temperature top-1 | within one |")
     print("|---|---|---|---|---|---|---|")
     for folder, items in sets:

@@ -9,7 +9,10 @@ folder, read as it is and after an exposure change of each of ``--stops`` in lin
 camera exposure gives; real VIDIT is about one stop darker than our renders on average, half its pixels
 near black).
 
-Usage: python benchmarks/light_speed.py [--size 1024] [--repeats 20] [--folder pt-heldout --stops 0,-1,-2,-3]
+``--temperature-crops``: the temperature read from the photo and its corner crops (`LightEstimator.temperature_crops`).
+
+Usage: python benchmarks/light_speed.py [--size 1024] [--repeats 20] [--temperature-crops]
+    [--folder pt-heldout --stops 0,-1,-2,-3]
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ def main() -> None:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--folder", default=None)
     parser.add_argument("--stops", default="0,-1,-2,-3")
+    parser.add_argument("--temperature-crops", action="store_true")
     args = parser.parse_args()
 
-    est = LightEstimator(args.weights, device="cpu")
+    est = LightEstimator(args.weights, device="cpu", temperature_crops=args.temperature_crops)
     print(machine_summary())
-    print(f"torch threads: {torch.get_num_threads()}; weights: {est.description}")
+    crops = "the photo and its corner crops" if est.temperature_crops else "the whole photo"
+    print(f"torch threads: {torch.get_num_threads()}; weights: {est.description}; temperature from {crops}")
     rgb = np.random.default_rng(0).random((args.size, args.size, 3)).astype(np.float32)
     for flip in (True, False):
         est.flip = flip

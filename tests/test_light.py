@@ -23,7 +23,7 @@ from relightcli.errors import RelightError
 from relightcli.evaluation.responses import RESPONSES, parse_responses, respond
 from relightcli.inference.engine import Relighter
 from relightcli.light.augment import augment, exposure, filmic, srgb_to_linear
-from relightcli.light.estimator import LightEstimator, estimates_from_logits, mirror_logits
+from relightcli.light.estimator import CORNERS, LightEstimator, corner_crop, estimates_from_logits, mirror_logits
 from relightcli.light.evaluation import LightScores, evaluate_light, labelled_images, step_distance
 from relightcli.light.training import LightTrainConfig, train_light
 from relightcli.synth import synthesize
@@ -253,6 +253,13 @@ def test_a_second_estimator_reads_the_temperature_at_its_own_size(
     assert result.exit_code == 0 and f"(temperature: {other.name})" in result.output, result.output
     read = json.loads(out.read_text())[0]
     assert read["direction_confidence"] == pytest.approx(alone.for_file(picture).direction_confidence, abs=1e-4)
+    result = runner.invoke(app, [*args, "--temperature-crops", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    cropped = LightEstimator(other, device="cpu", temperature_crops=True).for_file(picture)
+    assert json.loads(out.read_text())[0]["temperature_confidence"] == pytest.approx(
+        cropped.temperature_confidence, abs=1e-4
+    )
+    assert cropped.temperature_confidence != pytest.approx(expected.temperature_confidence, abs=1e-4)
     relighter = tmp_path / "relighter.safetensors"
     save_checkpoint(relightcli.create_model("s3net_lite", encoder_args={"layers": [1, 1, 1, 1]}), relighter)
     for bad, message in (
@@ -270,6 +277,40 @@ def test_a_second_estimator_reads_the_temperature_at_its_own_size(
     assert LightEstimator(device="cpu").temperature_weights == str(other)  # the shipped pair
     monkeypatch.setattr(assets, "default_temperature_weights", lambda: None)
     assert LightEstimator(device="cpu").temperature_model is None  # an installation without one
+
+
+def test_the_temperature_is_read_from_the_photo_and_its_corner_crops(random_weights: Path, tmp_path: Path) -> None:
+    """``temperature_crops``: the temperature is the normalised product of the readings of the whole
+    photo and its four corner crops of 80% of each side, each read as a photo of its own; the direction is the
+    whole photo's, as without crops; with a second network, the crops are that network's."""
+    x = torch.arange(20 * 30, dtype=torch.float32).view(1, 1, 20, 30)
+    crops = [corner_crop(x, corner) for corner in CORNERS]
+    assert all(c.shape[-2:] == (16, 24) for c in crops)
+    assert [c[0, 0, 0, 0].item() for c in crops] == [0, 6, 4 * 30, 4 * 30 + 6]  # top-left, top-right, ...
+    assert crops[3][0, 0, -1, -1].item() == x[0, 0, -1, -1].item()
+    other = tmp_path / "t48.safetensors"
+    torch.manual_seed(2)
+    save_checkpoint(relightcli.create_model("light_net", input_size=48), other)
+    rng = np.random.default_rng(5)
+    rgbs = [rng.random((50, 70, 3), dtype=np.float32), rng.random((33, 33, 3), dtype=np.float32)]
+    for temperature_weights in (None, other):
+        crops_on = LightEstimator(
+            random_weights, device="cpu", temperature_weights=temperature_weights, temperature_crops=True
+        )
+        plain = LightEstimator(random_weights, device="cpu", temperature_weights=temperature_weights)
+        assert not plain.temperature_crops  # off by default
+        reader = plain if temperature_weights is None else LightEstimator(other, device="cpu")
+        for rgb, got, whole in zip(rgbs, crops_on.many(rgbs), plain.many(rgbs), strict=True):
+            assert got.direction_probabilities == pytest.approx(whole.direction_probabilities, abs=1e-6)
+            h, w = rgb.shape[:2]
+            ch, cw = round(h * 0.8), round(w * 0.8)
+            tops_lefts = [(t * (h - ch), s * (w - cw)) for t, s in CORNERS]
+            views = [rgb] + [rgb[top : top + ch, left : left + cw] for top, left in tops_lefts]
+            p = np.prod([list(reader(v).temperature_probabilities.values()) for v in views], axis=0) ** (1 / 5)
+            assert list(got.temperature_probabilities.values()) == pytest.approx(p / p.sum(), abs=1e-5)
+            assert got.temperature_probabilities != pytest.approx(whole.temperature_probabilities, abs=1e-4)
+            mirrored = crops_on(rgb[:, ::-1].copy())  # the mirror's crops are the crops' mirrors: the same reading
+            assert mirrored.temperature_probabilities == pytest.approx(got.temperature_probabilities, rel=1e-4)
 
 
 def test_training_resumes_and_records_every_option(scenes: Path, tmp_path: Path) -> None:
@@ -339,7 +380,9 @@ def test_scores_and_report_are_exact(scenes: Path, tmp_path: Path, random_weight
     assert len(items) == 200 and labelled_images(scenes / "train") == items
     est = LightEstimator(random_weights, device="cpu")
     # A stand-in that reads every light as N at 2500 K: the scores follow from the labels alone.
-    monkeypatch.setattr(est, "logits", lambda x: torch.tensor([[9.0] + [0.0] * 7 + [9.0] + [0.0] * 4] * len(x)))
+    monkeypatch.setattr(
+        est, "logits", lambda x, *_, **__: torch.tensor([[9.0] + [0.0] * 7 + [9.0] + [0.0] * 4] * len(x))
+    )
     result = evaluate_light(est, scenes, tmp_path / "report")
     assert result.images == 200
     assert result.direction.top1 == pytest.approx(1 / 8) and result.direction.within_one == pytest.approx(3 / 8)
@@ -391,16 +434,20 @@ def test_eval_light_and_show_light(scenes: Path, tmp_path: Path, random_weights:
     assert result.exit_code == 0, result.output
     assert "light read from 200 images" in result.output and "within one step" in result.output
     assert "true (rows) x read (columns)" in result.output and (tmp_path / "report.html").is_file()
-    assert json.loads((tmp_path / "summary.json").read_text())["temperature_weights"] is None
+    alone = json.loads((tmp_path / "summary.json").read_text())
+    assert alone["temperature_weights"] is None and alone["temperature_crops"] is False
+    assert "corner crops" not in (tmp_path / "report.html").read_text()
     paired = runner.invoke(
         app,
         ["eval", "--light", "--data", str(scenes), "--light-weights", str(random_weights), "--temperature-weights",
-         str(random_weights), "--limit", "8", "-o", str(tmp_path / "paired")],
+         str(random_weights), "--limit", "8", "--temperature-crops", "-o", str(tmp_path / "paired")],
     )  # fmt: skip
     assert paired.exit_code == 0, paired.output
     paired = json.loads((tmp_path / "paired" / "summary.json").read_text())
     assert paired["temperature_weights"] == str(random_weights) and paired["directions"] == "both"
-    assert "(temperature: " in (tmp_path / "paired" / "report.html").read_text()
+    assert paired["temperature_crops"] is True
+    report = (tmp_path / "paired" / "report.html").read_text()
+    assert "(temperature: " in report and "with the corner crops" in report
     from relightcli.assets import samples
 
     s = samples()[0]

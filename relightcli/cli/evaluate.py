@@ -12,7 +12,14 @@ from rich.table import Table
 
 from ..errors import RelightError
 from .app import app, console, err_console, user_errors
-from .light import DirectionReaders, DirectionsOpt, LightWeightsOpt, TemperatureWeightsOpt, load_light_estimator
+from .light import (
+    DirectionReaders,
+    DirectionsOpt,
+    LightWeightsOpt,
+    TemperatureCropsOpt,
+    TemperatureWeightsOpt,
+    load_light_estimator,
+)
 from .options import (
     DeviceOpt,
     FlipOpt,
@@ -77,6 +84,7 @@ def eval_cmd(
     light_weights: LightWeightsOpt = None,
     temperature_weights: TemperatureWeightsOpt = None,
     directions: DirectionsOpt = DirectionReaders.both,
+    temperature_crops: TemperatureCropsOpt = False,
     tell_lights: Annotated[
         bool,
         typer.Option(
@@ -89,7 +97,7 @@ def eval_cmd(
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics, or (--light)
     the light estimator."""
     if light:
-        _eval_light(data, out, light_weights, device, limit, temperature_weights, directions.value)
+        _eval_light(data, out, light_weights, device, limit, temperature_weights, directions.value, temperature_crops)
         return
 
     from ..evaluation import eval_dataset, evaluate
@@ -103,7 +111,7 @@ def eval_cmd(
         raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
     # a light-aware model's own lights are recorded unless --light-weights names an estimator for the columns
     light_reader = (
-        _light_reader(light_weights, device, temperature_weights, directions.value)
+        _light_reader(light_weights, device, temperature_weights, directions.value, temperature_crops)
         if light_weights or temperature_weights or not relighter.told_light
         else None
     )
@@ -162,7 +170,11 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
 
 
 def _light_reader(
-    weights: str | None, device: str, temperature_weights: str | None = None, directions: str = "both"
+    weights: str | None,
+    device: str,
+    temperature_weights: str | None = None,
+    directions: str = "both",
+    temperature_crops: bool = False,
 ) -> Any:
     """The light estimator whose readings eval records per pair: ``--light-weights``, else the shipped one
     when this installation has it (else none, and no light columns)."""
@@ -171,7 +183,7 @@ def _light_reader(
 
         if not (WEIGHTS_DIR / DEFAULT_LIGHT_WEIGHTS_FILE).is_file():
             return None
-    return load_light_estimator(weights, device, temperature_weights, directions)
+    return load_light_estimator(weights, device, temperature_weights, directions, temperature_crops)
 
 
 def _eval_light(
@@ -182,11 +194,12 @@ def _eval_light(
     limit: int | None,
     temperature_weights: str | None,
     directions: str = "both",
+    temperature_crops: bool = False,
 ) -> None:
     from ..light.evaluation import evaluate_light, labelled_images
 
     labelled_images(data)  # a folder without setting names fails here, before the model loads
-    estimator = load_light_estimator(weights, device, temperature_weights, directions)
+    estimator = load_light_estimator(weights, device, temperature_weights, directions, temperature_crops)
     with counting_progress("reading light") as progress:
         result = evaluate_light(estimator, data, out, limit=limit, progress=progress)
     for t in light_tables(result):

@@ -50,6 +50,16 @@ DirectionsOpt = Annotated[
 ]
 
 
+TemperatureCropsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--temperature-crops/--no-temperature-crops",
+        help="Read the colour temperature from the photo and its four corner crops together (0.2-1.9 points more read "
+        "right on held-out renders, three to four times the time), or from the whole photo alone (default).",
+    ),
+]
+
+
 def expand_photos(specs: list[str]) -> list[Path]:
     """Files, folders (their PNG/JPEG files, sorted) and globs (expanded here too, for shells that do not),
     in order, each once; `RelightError` for a path that matches nothing."""
@@ -74,12 +84,22 @@ def expand_photos(specs: list[str]) -> list[Path]:
 
 
 def load_light_estimator(
-    weights: str | None, device: str, temperature_weights: str | None = None, directions: str = "both"
+    weights: str | None,
+    device: str,
+    temperature_weights: str | None = None,
+    directions: str = "both",
+    temperature_crops: bool = False,
 ) -> Any:
     from ..light.estimator import LightEstimator
 
     with err_console.status("Loading the light estimator ..."):
-        return LightEstimator(weights, device=device, temperature_weights=temperature_weights, directions=directions)
+        return LightEstimator(
+            weights,
+            device=device,
+            temperature_weights=temperature_weights,
+            directions=directions,
+            temperature_crops=temperature_crops,
+        )
 
 
 @app.command(
@@ -94,6 +114,7 @@ def light(
     light_weights: LightWeightsOpt = None,
     temperature_weights: TemperatureWeightsOpt = None,
     directions: DirectionsOpt = DirectionReaders.both,
+    temperature_crops: TemperatureCropsOpt = False,
     device: DeviceOpt = "auto",
 ) -> None:
     """Read each photo's light: where it comes from (VIDIT's 8 directions, camera looking north, east = the image's
@@ -103,7 +124,7 @@ def light(
     paths = expand_photos(photos)
     if json_out is not None and json_out.is_dir():
         raise RelightError(f"--json {json_out}: is a folder; give a file name such as lights.json")
-    estimator = load_light_estimator(light_weights, device, temperature_weights, directions.value)
+    estimator = load_light_estimator(light_weights, device, temperature_weights, directions.value, temperature_crops)
     results = []
     with counting_progress("reading light", min_total=4) as progress:
         for path in paths:

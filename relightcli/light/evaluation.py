@@ -141,6 +141,7 @@ def evaluate_light(
         "weights": estimator.weights,
         "temperature_weights": estimator.temperature_weights,
         "directions": estimator.directions,
+        "temperature_crops": estimator.temperature_crops,
         "images": len(items),
         "flip_ensemble": estimator.flip,
         "direction": direction.to_json(),
@@ -177,7 +178,9 @@ def light_report_html(summary: dict[str, object]) -> str:
         f"<p>weights: {html.escape(str(summary['weights']))}"
         + (f" (temperature: {html.escape(str(t))})" if (t := summary.get("temperature_weights")) else "")
         + (f"; direction read by {summary['directions']}" if summary.get("temperature_weights") else "")
-        + f"; flip ensemble: {summary['flip_ensemble']}</p>"
+        + f"; flip ensemble: {summary['flip_ensemble']}"
+        + ("; temperature read with the corner crops" if summary.get("temperature_crops") else "")
+        + "</p>"
         + matrix_html("Direction", summary["direction"])
         + matrix_html("Colour temperature", summary["temperature"])
     )
