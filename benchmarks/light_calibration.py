@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from relightcli.data.vidit import DIRECTIONS
 from relightcli.io import read_image
-from relightcli.light.estimator import LightEstimator
+from relightcli.light.estimator import CORNERS, LightEstimator, corner_crop
 from relightcli.light.evaluation import labelled_images
 from relightcli.models.lightcode import same_direction
 
@@ -42,9 +42,7 @@ def views(batch: torch.Tensor, crop: float | None) -> list[torch.Tensor]:
     """The whole images, and with ``crop`` their four corner crops of that fraction of each side."""
     if crop is None:
         return [batch]
-    h, w = batch.shape[-2:]
-    ch, cw = round(h * crop), round(w * crop)
-    return [batch] + [batch[..., t : t + ch, c : c + cw] for t in (0, h - ch) for c in (0, w - cw)]
+    return [batch] + [corner_crop(batch, corner, crop) for corner in CORNERS]
 
 
 def read(
