@@ -135,6 +135,8 @@ def light(
     if estimator.temperature_weights is not None:
         second = Path(estimator.temperature_weights).name
         title += f" (temperature: {second})" if estimator.directions == "first" else f" and {second}"
+    if estimator.temperature_crops:
+        title += ", the temperature with corner crops"
     t = table(title, *columns, right=columns[2:], keep=columns[1:])
     for path, e in results:
         t.add_row(
