@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,8 +98,12 @@ def eval_cmd(
 ) -> None:
     """Evaluate a model and the baselines (identity, colour transfer) with the challenge's metrics, or (--light)
     the light estimator."""
+    # the estimator these options name, loaded only where it is used
+    load_estimator = partial(
+        load_light_estimator, light_weights, device, temperature_weights, directions.value, temperature_crops
+    )
     if light:
-        _eval_light(data, out, light_weights, device, limit, temperature_weights, directions.value, temperature_crops)
+        _eval_light(data, out, limit, load_estimator)
         return
 
     from ..evaluation import eval_dataset, evaluate
@@ -111,7 +117,7 @@ def eval_cmd(
         raise RelightError(f"--tell-lights: {relighter.info.name} is not told the lights (s3net_lite_lightaware is)")
     # a light-aware model's own lights are recorded unless --light-weights names an estimator for the columns
     light_reader = (
-        _light_reader(light_weights, device, temperature_weights, directions.value, temperature_crops)
+        _light_reader(light_weights, load_estimator)
         if light_weights or temperature_weights or not relighter.told_light
         else None
     )
@@ -169,37 +175,22 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     return [overall, by_change]
 
 
-def _light_reader(
-    weights: str | None,
-    device: str,
-    temperature_weights: str | None = None,
-    directions: str = "both",
-    temperature_crops: bool = False,
-) -> Any:
-    """The light estimator whose readings eval records per pair: ``--light-weights``, else the shipped one
-    when this installation has it (else none, and no light columns)."""
+def _light_reader(weights: str | None, load: Callable[[], Any]) -> Any:
+    """The light estimator whose readings eval records per pair (``load()``): ``--light-weights``, else the
+    shipped one when this installation has it (else none, and no light columns)."""
     if weights is None:
         from ..assets import DEFAULT_LIGHT_WEIGHTS_FILE, WEIGHTS_DIR
 
         if not (WEIGHTS_DIR / DEFAULT_LIGHT_WEIGHTS_FILE).is_file():
             return None
-    return load_light_estimator(weights, device, temperature_weights, directions, temperature_crops)
+    return load()
 
 
-def _eval_light(
-    data: Path,
-    out: Path,
-    weights: str | None,
-    device: str,
-    limit: int | None,
-    temperature_weights: str | None,
-    directions: str = "both",
-    temperature_crops: bool = False,
-) -> None:
+def _eval_light(data: Path, out: Path, limit: int | None, load: Callable[[], Any]) -> None:
     from ..light.evaluation import evaluate_light, labelled_images
 
     labelled_images(data)  # a folder without setting names fails here, before the model loads
-    estimator = load_light_estimator(weights, device, temperature_weights, directions, temperature_crops)
+    estimator = load()
     with counting_progress("reading light") as progress:
         result = evaluate_light(estimator, data, out, limit=limit, progress=progress)
     for t in light_tables(result):
